@@ -1,0 +1,229 @@
+// Package ledger files every change the exchange makes (交易備案) and reads the
+// filings back.
+//
+// A filing is written by File inside the same store transaction as the change it
+// records, so the two commit or roll back together. Filings are append-only (the
+// database refuses UPDATE and DELETE) and numbered by a gap-free sequence whose order
+// is commit order. Each filing's entry — the whole filing as RFC 8785 canonical JSON —
+// is what the exchange's Merkle log takes as a leaf; its SHA-256 is kept beside it.
+package ledger
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/store"
+	"github.com/gowebpki/jcs"
+)
+
+// MaxEntryBytes caps a filing's entry. C2SP tlog-tiles entry bundles prefix each entry
+// with a 16-bit length, so an entry can never exceed 65,535 bytes: large documents are
+// stored as blobs and a filing carries their SHA-256.
+const MaxEntryBytes = 65535
+
+// Change is what a service files about one change it made.
+type Change struct {
+	// Type names the event, capability first: "participant.created".
+	Type string
+	// Subjects are the ids of the records the change is about.
+	Subjects []string
+	// Payload describes the change; it is filed as canonical JSON. It must not carry
+	// secrets, and personal data only where a rule requires it.
+	Payload any
+}
+
+// Filing is one filed change.
+type Filing struct {
+	Seq      int64           `json:"seq"`
+	FiledAt  time.Time       `json:"filed_at"`
+	Actor    string          `json:"actor"`
+	KeyID    string          `json:"key_id"`
+	Type     string          `json:"type"`
+	Subjects []string        `json:"subjects"`
+	Payload  json.RawMessage `json:"payload"`
+	// Entry is the filing as RFC 8785 canonical JSON: the log leaf.
+	Entry []byte `json:"-"`
+	// SHA256 is the hex SHA-256 of Entry.
+	SHA256 string `json:"sha256"`
+}
+
+// entry is the shape of the canonical JSON leaf.
+type entry struct {
+	Seq      int64           `json:"seq"`
+	FiledAt  string          `json:"filed_at"`
+	Actor    string          `json:"actor"`
+	KeyID    string          `json:"key_id"`
+	Type     string          `json:"type"`
+	Subjects []string        `json:"subjects"`
+	Payload  json.RawMessage `json:"payload"`
+}
+
+var typePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+
+// File writes a filing of change, made by actor, in tx. It is the one way to file.
+func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
+	const op = "ledger.File"
+	if !typePattern.MatchString(change.Type) {
+		return Filing{}, dataport.Internal(op, fmt.Errorf("filing type %q is not capability.event", change.Type))
+	}
+	if actor.Anonymous() {
+		return Filing{}, dataport.Internal(op, errors.New("a filing needs an actor"))
+	}
+	raw, err := json.Marshal(change.Payload)
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	payload, err := jcs.Transform(raw)
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	subjects := change.Subjects
+	if subjects == nil {
+		subjects = []string{}
+	}
+
+	// Take the next number. The row lock on filing_sequence is held to commit. Filing
+	// times never go backwards along the sequence, even when the clocks of several
+	// replicas disagree a little (fixed-width times compare as text).
+	var seq int64
+	var at string
+	if err := tx.QueryRow(`UPDATE filing_sequence SET last_seq = last_seq + 1,
+		last_filed_at = CASE WHEN last_filed_at > $1 THEN last_filed_at ELSE $1 END
+		WHERE id = 1 RETURNING last_seq, last_filed_at`, store.FormatTime(tx.Now())).Scan(&seq, &at); err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	filedAt, err := store.ParseTime(at)
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+
+	raw, err = json.Marshal(entry{Seq: seq, FiledAt: at, Actor: actor.ParticipantID, KeyID: actor.KeyID,
+		Type: change.Type, Subjects: subjects, Payload: payload})
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	leaf, err := jcs.Transform(raw)
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	if len(leaf) > MaxEntryBytes {
+		return Filing{}, dataport.Internal(op, fmt.Errorf("filing %s is %d bytes, over the %d-byte entry limit: file large documents as blobs", change.Type, len(leaf), MaxEntryBytes))
+	}
+	sum := sha256.Sum256(leaf)
+	f := Filing{Seq: seq, FiledAt: filedAt, Actor: actor.ParticipantID, KeyID: actor.KeyID, Type: change.Type,
+		Subjects: subjects, Payload: payload, Entry: leaf, SHA256: hex.EncodeToString(sum[:])}
+
+	if _, err := tx.Exec(`INSERT INTO filings (seq, filed_at, actor, key_id, type, payload, entry, sha256)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		f.Seq, at, f.Actor, f.KeyID, f.Type, string(payload), string(leaf), f.SHA256); err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	seen := map[string]bool{}
+	for _, s := range subjects {
+		if s == "" || seen[s] {
+			continue
+		}
+		seen[s] = true
+		if _, err := tx.Exec(`INSERT INTO filing_subjects (subject, seq) VALUES ($1, $2)`, s, f.Seq); err != nil {
+			return Filing{}, dataport.Internal(op, err)
+		}
+	}
+	tx.NoteFiling()
+	return f, nil
+}
+
+// Filter selects filings.
+type Filter struct {
+	Subject string // only filings about this record
+	Type    string // only filings of this type
+	After   int64  // only filings with seq > After (paging)
+	Limit   int    // at most this many; 100 when 0, 1000 at most
+}
+
+// List returns filings matching f in sequence order.
+func List(tx *store.Tx, f Filter) ([]Filing, error) {
+	const op = "ledger.List"
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	if f.Limit > 1000 {
+		f.Limit = 1000
+	}
+	q := `SELECT f.seq, f.filed_at, f.actor, f.key_id, f.type, f.payload, f.entry, f.sha256 FROM filings f`
+	args := []any{f.After}
+	where := ` WHERE f.seq > $1`
+	if f.Subject != "" {
+		args = append(args, f.Subject)
+		q += ` JOIN filing_subjects s ON s.seq = f.seq`
+		where += fmt.Sprintf(` AND s.subject = $%d`, len(args))
+	}
+	if f.Type != "" {
+		args = append(args, f.Type)
+		where += fmt.Sprintf(` AND f.type = $%d`, len(args))
+	}
+	args = append(args, f.Limit)
+	q += where + fmt.Sprintf(` ORDER BY f.seq LIMIT $%d`, len(args))
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, dataport.Internal(op, err)
+	}
+	defer rows.Close()
+	var out []Filing
+	for rows.Next() {
+		fl, err := scan(rows)
+		if err != nil {
+			return nil, dataport.Internal(op, err)
+		}
+		out = append(out, fl)
+	}
+	return out, dataport.Wrap(op, rows.Err())
+}
+
+// Get returns the filing numbered seq.
+func Get(tx *store.Tx, seq int64) (Filing, error) {
+	const op = "ledger.Get"
+	fl, err := scan(tx.QueryRow(`SELECT seq, filed_at, actor, key_id, type, payload, entry, sha256
+		FROM filings WHERE seq = $1`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Filing{}, dataport.Errorf(op, dataport.KindNotFound, "no filing %d", seq)
+	}
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
+	}
+	return fl, nil
+}
+
+// Size returns the number of filings, which is also the last sequence number.
+func Size(tx *store.Tx) (int64, error) {
+	var n int64
+	err := tx.QueryRow(`SELECT last_seq FROM filing_sequence WHERE id = 1`).Scan(&n)
+	return n, dataport.Wrap("ledger.Size", err)
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scan(r scanner) (Filing, error) {
+	var f Filing
+	var at, payload, leaf string
+	if err := r.Scan(&f.Seq, &at, &f.Actor, &f.KeyID, &f.Type, &payload, &leaf, &f.SHA256); err != nil {
+		return Filing{}, err
+	}
+	t, err := store.ParseTime(at)
+	if err != nil {
+		return Filing{}, err
+	}
+	f.FiledAt, f.Payload, f.Entry = t, json.RawMessage(payload), []byte(leaf)
+	var e entry
+	if err := json.Unmarshal(f.Entry, &e); err != nil {
+		return Filing{}, fmt.Errorf("filing %d: entry: %w", f.Seq, err)
+	}
+	f.Subjects = e.Subjects
+	return f, nil
+}

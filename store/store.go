@@ -1,0 +1,347 @@
+// Package store opens the exchange's database, SQLite (embedded, the default) or
+// PostgreSQL (for scale), applies the embedded migrations and runs every service's
+// work in transactions.
+//
+// Both engines take the same SQL: placeholders are written $1, $2 … (SQLite binds
+// $NNN by ordinal), times are stored as fixed-width UTC text so they sort the same
+// everywhere, and where the dialects truly differ a migration has one file per
+// engine. The shared conformance suite in storetest proves the engines behave alike.
+//
+// Every write transaction must file what it changed (ARCHITECTURE principle 1):
+// Write refuses to commit a transaction in which no filing was recorded.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dataport/dataport"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Options adjust Open. The zero value is right for production.
+type Options struct {
+	// Clock is the exchange's one clock; SystemClock when nil.
+	Clock dataport.Clock
+	// BeforeCommit, when set, runs at the end of every write transaction, after the
+	// work and its filings and before the commit; an error aborts the transaction.
+	// Tests use it to prove that a change and its filing stand or fall together.
+	BeforeCommit func(ctx context.Context) error
+	// SkipMigrations opens the database as it is.
+	SkipMigrations bool
+}
+
+// DB is an open exchange database.
+type DB struct {
+	engine Engine
+	write  *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
+	read   *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
+	clock  dataport.Clock
+	before func(ctx context.Context) error
+}
+
+// Open opens the database named by dsn and applies pending migrations.
+//
+//	sqlite:/path/to/dataport.db
+//	postgres://user@host:5432/dbname?sslmode=disable
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	const op = "store.Open"
+	db := &DB{clock: opts.Clock, before: opts.BeforeCommit}
+	if db.clock == nil {
+		db.clock = dataport.SystemClock{}
+	}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		err = db.openSQLite(strings.TrimPrefix(dsn, "sqlite:"))
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		err = db.openPostgres(dsn)
+	default:
+		return nil, dataport.Errorf(op, dataport.KindInvalid, "database %q: want sqlite:PATH or postgres://…", redact(dsn))
+	}
+	if err != nil {
+		return nil, dataport.Wrap(op, err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, dataport.Wrap(op, err)
+	}
+	if !opts.SkipMigrations {
+		if err := db.migrate(ctx); err != nil {
+			db.Close()
+			return nil, dataport.Wrap(op, err)
+		}
+	}
+	return db, nil
+}
+
+func (db *DB) openSQLite(path string) error {
+	if path == "" {
+		return errors.New("sqlite: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+	}
+	// WAL lets readers run beside the writer; foreign keys are off by default in
+	// SQLite; the busy timeout covers another process holding the write lock.
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	base := "file:" + path + "?"
+	// Writers take the lock at BEGIN: a deferred transaction that reads and then
+	// writes can fail with SQLITE_BUSY where the busy timeout does not help.
+	w, err := sql.Open("sqlite", base+q.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	q.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", base+q.Encode())
+	if err != nil {
+		w.Close()
+		return err
+	}
+	r.SetMaxOpenConns(8)
+	db.engine, db.write, db.read = SQLite, w, r
+	return nil
+}
+
+func (db *DB) openPostgres(dsn string) error {
+	p, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	p.SetMaxOpenConns(32)
+	p.SetMaxIdleConns(16)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	db.engine, db.write, db.read = Postgres, p, p
+	return nil
+}
+
+// Engine tells which engine is open.
+func (db *DB) Engine() Engine { return db.engine }
+
+// Clock is the exchange's clock.
+func (db *DB) Clock() dataport.Clock { return db.clock }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return unavailable("store.Ping", err)
+	}
+	if db.read != db.write {
+		if err := db.read.PingContext(ctx); err != nil {
+			return unavailable("store.Ping", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		if e := db.read.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Tx is a transaction in progress. Its methods use the context it was begun with.
+type Tx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	db    *DB
+	now   time.Time
+	filed int
+}
+
+// Context is the context the transaction runs in.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// Engine tells which engine the transaction runs on.
+func (tx *Tx) Engine() Engine { return tx.db.engine }
+
+// Now is the time of the transaction: read once from the clock when it began, so
+// that every record and filing it writes carries the same time.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Exec runs a statement.
+func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, query, args...)
+}
+
+// Query runs a query.
+func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, query, args...)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+// NoteFiling records that a filing was written in this transaction. The ledger calls
+// it; nothing else should.
+func (tx *Tx) NoteFiling() { tx.filed++ }
+
+// Write runs fn in a read-write transaction and commits it when fn returns nil. The
+// transaction must have filed at least one filing (ARCHITECTURE principle 1);
+// otherwise it is rolled back and Write returns an internal error. Any error from fn
+// rolls everything back and is returned as it is.
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.run(ctx, false, fn)
+}
+
+// Read runs fn in a read-only transaction: a consistent view of the database.
+func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.run(ctx, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) (err error) {
+	const op = "store.Tx"
+	pool := db.write
+	var txo *sql.TxOptions
+	if readOnly {
+		pool = db.read
+		if db.engine == Postgres {
+			txo = &sql.TxOptions{ReadOnly: true}
+		}
+	}
+	stx, err := pool.BeginTx(ctx, txo)
+	if err != nil {
+		return unavailable(op, err)
+	}
+	tx := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC()}
+	defer func() {
+		if p := recover(); p != nil {
+			stx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			stx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if readOnly {
+		return stx.Commit()
+	}
+	if tx.filed == 0 {
+		return dataport.Internal(op, errors.New("write transaction filed nothing: every change must be filed"))
+	}
+	if db.before != nil {
+		if err := db.before(ctx); err != nil {
+			return err
+		}
+	}
+	if err := stx.Commit(); err != nil {
+		return unavailable(op, err)
+	}
+	return nil
+}
+
+// unavailable classifies err: a database that cannot be reached is KindUnavailable
+// (HTTP 503, retry later); anything else is internal.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "request cancelled or timed out", Err: err}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return dataport.Internal(op, err)
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) || strings.Contains(err.Error(), "connection refused") || errors.Is(err, sql.ErrConnDone) {
+		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "database unavailable", Err: err}
+	}
+	return dataport.Internal(op, err)
+}
+
+// IsUniqueViolation reports whether err is a unique or primary-key constraint
+// violation on either engine.
+func IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// ConstraintName returns, when err is a constraint violation, the text that names
+// the constraint or columns involved (engine-specific), for mapping to a field.
+func ConstraintName(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.ConstraintName
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Error()
+	}
+	return ""
+}
+
+// timeLayout stores times as fixed-width UTC text: it sorts lexically in time order on
+// both engines.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// FormatTime renders t for storage; the zero time is stored as "".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// ParseTime reads a stored time; "" is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// redact hides a password in a database URL before it is shown.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
+}
