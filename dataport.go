@@ -136,7 +136,8 @@ func NewID(prefix string) string {
 }
 
 // Bilingual is a text the exchange shows in Chinese and in English.
+// Either may be empty where only one language exists; the console then shows the other.
 type Bilingual struct {
-	Zh string `json:"zh"`
-	En string `json:"en"`
+	Zh string `json:"zh" required:"false" maxLength:"2000"`
+	En string `json:"en" required:"false" maxLength:"2000"`
 }

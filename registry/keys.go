@@ -515,4 +515,3 @@ func (s *Service) Operator(ctx context.Context) (string, error) {
 	})
 	return id, err
 }
-

@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/dataport/dataport"
-	"golang.org/x/text/language"
 )
 
 // Kind says whether a participant is a Chinese (domestic) or a foreign entity.
@@ -119,7 +118,7 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 // NewParticipant is what the operator submits to register an organisation.
 type NewParticipant struct {
 	LegalName          dataport.Bilingual `json:"legal_name"`
-	Jurisdiction       string             `json:"jurisdiction" doc:"ISO 3166-1 alpha-2 country code, e.g. CN, NO, GB"`
+	Jurisdiction       string             `json:"jurisdiction" pattern:"^[A-Z]{2}$" patternDescription:"ISO 3166-1 alpha-2" doc:"ISO 3166-1 alpha-2 country code, e.g. CN, NO, GB"`
 	Kind               Kind               `json:"kind" enum:"domestic,foreign"`
 	USCC               string             `json:"uscc,omitempty" doc:"required for domestic entities; 18 characters with its GB 32100-2015 check character"`
 	RegistrationNumber string             `json:"registration_number,omitempty" doc:"required for foreign entities"`
@@ -277,11 +276,4 @@ func validateContact(c Contact, problems *dataport.Problems) {
 	if utf8.RuneCountInString(c.Name) > 200 {
 		problems.Add("contact.name", "at most 200 characters")
 	}
-}
-
-// isCountry reports whether code is an ISO 3166-1 alpha-2 country (not a
-// grouping such as EU or UN, nor a private-use code).
-func isCountry(code string) bool {
-	r, err := language.ParseRegion(code)
-	return err == nil && r.IsCountry() && r.String() == code
 }

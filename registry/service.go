@@ -1,8 +1,8 @@
 package registry
 
 import (
-	"crypto/sha256"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -411,11 +411,11 @@ func (s *Service) SetWhitelist(ctx context.Context, actor dataport.Actor, id str
 		} else if d.Format(time.DateOnly) < tx.Now().In(chinaTime).Format(time.DateOnly) {
 			problems.Add("valid_until", "already past")
 		}
-		if !p.Has(dataport.RoleAgent) || p.Kind != Domestic {
-			problems.Add("participant", "only a domestic participant with the agent role is whitelisted")
-		}
 		if err := problems.Err(op); err != nil {
 			return ledger.Change{}, err
+		}
+		if !p.Has(dataport.RoleAgent) || p.Kind != Domestic {
+			return ledger.Change{}, dataport.Errorf(op, dataport.KindConflict, "only a domestic participant with the agent role is whitelisted")
 		}
 		p.Whitelist = &w
 		_, err := tx.Exec(`UPDATE participants SET whitelist_reference = $2, whitelist_valid_until = $3 WHERE id = $1`,
@@ -629,4 +629,10 @@ func filed(p Participant) filedParticipant {
 		f.ContactSHA256 = hex.EncodeToString(sum[:])
 	}
 	return f
+}
+
+// Active reports, outside any transaction, whether a participant may act now:
+// CheckActive in a read transaction of its own.
+func (s *Service) Active(ctx context.Context, participantID string) error {
+	return s.db.Read(ctx, func(tx *store.Tx) error { return CheckActive(tx, participantID) })
 }

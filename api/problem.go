@@ -1,0 +1,92 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/dataport/dataport"
+)
+
+func init() {
+	// huma answers schema violations (wrong type, missing or unknown field) with 422;
+	// the exchange answers every malformed request with 400, as it does for the rule
+	// violations its services find, so that clients see one status for bad input.
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		if status == http.StatusUnprocessableEntity {
+			status = http.StatusBadRequest
+		}
+		details := make([]*huma.ErrorDetail, 0, len(errs))
+		for _, err := range errs {
+			if err == nil {
+				continue
+			}
+			var d huma.ErrorDetailer
+			if errors.As(err, &d) {
+				details = append(details, d.ErrorDetail())
+			} else {
+				details = append(details, &huma.ErrorDetail{Message: err.Error()})
+			}
+		}
+		if len(details) == 0 {
+			details = nil
+		}
+		return &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
+	}
+}
+
+// statusOf maps an error kind to its HTTP status.
+func statusOf(k dataport.Kind) int {
+	switch k {
+	case dataport.KindInvalid:
+		return http.StatusBadRequest
+	case dataport.KindNotFound:
+		return http.StatusNotFound
+	case dataport.KindConflict:
+		return http.StatusConflict
+	case dataport.KindUnauthorized:
+		return http.StatusUnauthorized
+	case dataport.KindForbidden:
+		return http.StatusForbidden
+	case dataport.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// problem turns a service error into an RFC 9457 problem. Field problems become
+// `errors` entries located in the request body; internal detail is logged, never sent.
+func (s *Server) problem(err error) error {
+	if err == nil {
+		return nil
+	}
+	kind := dataport.KindOf(err)
+	status := statusOf(kind)
+	if kind == dataport.KindInternal || kind == dataport.KindUnavailable {
+		s.Logger.Error("request failed", "kind", kind.String(), "err", err)
+	}
+	m := &huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: dataport.MessageOf(err)}
+	if fields := dataport.FieldsOf(err); len(fields) > 0 && kind == dataport.KindInvalid {
+		// Say the first problem in the detail too: many clients show only that.
+		m.Detail += ": " + fields[0].Field + ": " + fields[0].Message
+		if len(fields) > 1 {
+			m.Detail += fmt.Sprintf(" (and %d more)", len(fields)-1)
+		}
+	}
+	if kind == dataport.KindUnavailable {
+		m.Detail = "the service is temporarily unavailable; retry shortly"
+	}
+	for _, f := range dataport.FieldsOf(err) {
+		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: "body." + f.Field, Message: f.Message})
+	}
+	return m
+}
+
+// writeProblem writes a problem outside huma (authentication, panics, unknown routes).
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail})
+}

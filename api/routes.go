@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+)
+
+// routes lists every endpoint of the exchange's HTTP surface.
+func (s *Server) routes(mux *http.ServeMux) {
+	// Operations: plain handlers, outside the OpenAPI document.
+	mux.Handle("GET /metrics", s.metrics.handler)
+	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound)) // until the console lands
+	mux.Handle("GET /docs", s.docsHandler())
+	mux.Handle("GET /docs/", s.docsHandler())
+
+	// System. /openapi.json and /openapi.yaml are served by huma.
+	get(s, "healthz", "/healthz", "Liveness: the process is up", "system", s.healthz)
+	get(s, "readyz", "/readyz", "Readiness: the database answers and is migrated", "system", s.readyz)
+	get(s, "version", "/version", "The running version", "system", s.version)
+	get(s, "get-me", "/api/v1/me", "The caller: participant, key and roles", "registry", s.me)
+
+	// Registry: participants (数商).
+	register(s, http.MethodPost, "create-participant", "/api/v1/participants", "Register an organisation (operator)", "registry", s.createParticipant, created)
+	get(s, "list-participants", "/api/v1/participants", "List participants (operator and regulators: all; others: themselves)", "registry", s.listParticipants)
+	get(s, "get-participant", "/api/v1/participants/{id}", "Read a participant", "registry", s.getParticipant)
+	register(s, http.MethodPatch, "update-participant", "/api/v1/participants/{id}", "Change a participant (operator: any field; a participant: its contact)", "registry", s.updateParticipant)
+	register(s, http.MethodPost, "review-kyc", "/api/v1/participants/{id}/kyc", "Record the KYC review (operator)", "registry", s.reviewKYC)
+	register(s, http.MethodPut, "set-whitelist", "/api/v1/participants/{id}/whitelist", "Put a domestic agent on the cross-border whitelist (operator)", "registry", s.setWhitelist)
+	register(s, http.MethodDelete, "remove-whitelist", "/api/v1/participants/{id}/whitelist", "Take an agent off the whitelist (operator)", "registry", s.removeWhitelist)
+	register(s, http.MethodPost, "suspend-participant", "/api/v1/participants/{id}/suspend", "Suspend a participant at once, 叫停 (operator)", "registry", s.suspend)
+	register(s, http.MethodPost, "resume-participant", "/api/v1/participants/{id}/resume", "Lift a suspension (operator)", "registry", s.resume)
+
+	// Registry: API keys and signing keys.
+	register(s, http.MethodPost, "create-api-key", "/api/v1/participants/{id}/api-keys", "Issue an API key; its token is shown once", "registry", s.createAPIKey, created)
+	get(s, "list-api-keys", "/api/v1/participants/{id}/api-keys", "List a participant's API keys (never their secrets)", "registry", s.listAPIKeys)
+	register(s, http.MethodDelete, "revoke-api-key", "/api/v1/participants/{id}/api-keys/{key_id}", "Revoke an API key at once", "registry", s.revokeAPIKey)
+	register(s, http.MethodPost, "add-signing-key", "/api/v1/participants/{id}/signing-keys", "Register an Ed25519 public key", "registry", s.addSigningKey, created)
+	get(s, "list-signing-keys", "/api/v1/participants/{id}/signing-keys", "List a participant's public signing keys", "registry", s.listSigningKeys)
+	register(s, http.MethodDelete, "revoke-signing-key", "/api/v1/participants/{id}/signing-keys/{key_id}", "Revoke a signing key", "registry", s.revokeSigningKey)
+
+	// Ledger: filings (交易備案).
+	get(s, "list-filings", "/api/v1/filings", "List filings (operator and regulators: all; others: those about themselves)", "ledger", s.listFilings)
+	get(s, "get-filing", "/api/v1/filings/{seq}", "Read one filing with its canonical entry", "ledger", s.getFiling)
+}
+
+// maxBody caps request bodies: registry requests are small.
+const maxBody = 64 << 10
+
+type opOption func(*huma.Operation)
+
+func created(o *huma.Operation) { o.DefaultStatus = http.StatusCreated }
+
+func register[I, O any](s *Server, method, id, path, summary, tag string, h func(context.Context, *I) (*O, error), opts ...opOption) {
+	o := huma.Operation{
+		OperationID:  id,
+		Method:       method,
+		Path:         path,
+		Summary:      summary,
+		Tags:         []string{tag},
+		MaxBodyBytes: maxBody,
+		Security:     []map[string][]string{{"bearer": {}}},
+	}
+	if tag == "system" {
+		o.Security = nil
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	huma.Register(s.api, o, h)
+}
+
+func get[I, O any](s *Server, id, path, summary, tag string, h func(context.Context, *I) (*O, error)) {
+	register(s, http.MethodGet, id, path, summary, tag, h)
+}

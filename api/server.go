@@ -1,0 +1,107 @@
+// Package api is the exchange's REST API: OpenAPI 3.1 over net/http's ServeMux with
+// huma, problem+json errors (RFC 9457), API-key authentication, Prometheus metrics and
+// the API docs served from embedded files.
+//
+// Handlers decode, call a service with the caller's Actor, and encode; permission
+// checks live in the services (ARCHITECTURE principle 3). routes.go lists every route.
+package api
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are what the API serves.
+type Deps struct {
+	DB       *store.DB
+	Registry *registry.Service
+	Filings  *ledger.Reader
+	Logger   *slog.Logger
+	Metrics  *prometheus.Registry // the process's explicit registry; nil makes a new one
+	Version  string
+}
+
+// Server is the HTTP face of the exchange.
+type Server struct {
+	Deps
+	api     huma.API
+	handler http.Handler
+	metrics *httpMetrics
+}
+
+//go:embed docsui
+var docsFiles embed.FS
+
+// NewServer builds the API over deps.
+func NewServer(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	s := &Server{Deps: deps}
+	s.metrics = newHTTPMetrics(deps.Metrics)
+
+	mux := http.NewServeMux()
+	cfg := huma.DefaultConfig("dataport", deps.Version)
+	cfg.Info.Description = "The REST API of the dataport data exchange. Authenticate with an API key: " +
+		"`Authorization: Bearer dp.…`. Errors are RFC 9457 problem+json; field problems are listed " +
+		"in `errors` with their `location`."
+	cfg.DocsPath = ""     // served below from embedded files, never from a CDN
+	cfg.SchemasPath = ""  // no per-schema endpoints
+	cfg.CreateHooks = nil // no $schema links in every response body
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key issued by the exchange (dp.key_….secret)."},
+	}
+	s.api = humago.New(mux, cfg)
+	s.routes(mux)
+
+	h := withRoute(mux)
+	h = s.authenticate(h)
+	h = s.observe(h)
+	s.handler = h
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// OpenAPI returns the API's OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+func (s *Server) docsHandler() http.Handler {
+	sub, _ := fs.Sub(docsFiles, "docsui")
+	files := http.StripPrefix("/docs/assets/", http.FileServerFS(sub))
+	index, _ := fs.ReadFile(sub, "index.html")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/docs" || r.URL.Path == "/docs/" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+			w.Write(index)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		files.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const actorKey ctxKey = iota
+
+func withActor(r *http.Request, a dataport.Actor) *http.Request {
+	infoOf(r).actor = a
+	return r.WithContext(context.WithValue(r.Context(), actorKey, a))
+}

@@ -1,0 +1,75 @@
+// Command dataport runs the dataport data exchange.
+//
+//	dataport serve     run the exchange
+//	dataport demo      run it on a seeded demo world, printing the URL and a key per role
+//	dataport admin …   administrative tasks (create-key, migrate, participants)
+//	dataport version   print the version
+//
+// Configuration comes from flags, with environment variables as fallbacks
+// (DATAPORT_ADDR, DATAPORT_DATA_DIR, DATAPORT_DB, DATAPORT_LOG_FORMAT, DATAPORT_LOG_LEVEL).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if err != errUsage && !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "dataport:", oneLine(err))
+		}
+		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `dataport runs the dataport data exchange.
+
+Usage:
+  dataport serve     run the exchange (SQLite in the data folder, or PostgreSQL with -db)
+  dataport demo      run the exchange on a seeded demo world; prints the URL and a key per role
+  dataport admin     administrative tasks: create-key, migrate, participants
+  dataport version   print the version
+
+Run "dataport COMMAND -h" for a command's flags.
+`
+
+// run is the whole program; main only supplies the process's context, arguments,
+// environment and output, so tests can call run as it is.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr, false)
+	case "demo":
+		return serve(ctx, rest, getenv, stdout, stderr, true)
+	case "admin":
+		return admin(ctx, rest, getenv, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "dataport", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q: %w", cmd, errUsage)
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/demo"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// config is what every command that opens the exchange takes.
+type config struct {
+	addr      string
+	dataDir   string
+	db        string
+	logFormat string
+	logLevel  string
+	operator  registry.OperatorIdentity
+}
+
+// flags registers the common flags on fs, with environment fallbacks.
+func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultDataDir string) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.addr, "addr", env("DATAPORT_ADDR", "127.0.0.1:8080"), "listen address (DATAPORT_ADDR)")
+	fs.StringVar(&c.dataDir, "data", env("DATAPORT_DATA_DIR", defaultDataDir), "data folder (DATAPORT_DATA_DIR)")
+	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
+	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
+	fs.StringVar(&c.operator.LegalName.Zh, "operator-name-zh", env("DATAPORT_OPERATOR_NAME_ZH", "数据交易所"), "the operator's Chinese legal name, used at first start")
+	fs.StringVar(&c.operator.LegalName.En, "operator-name-en", env("DATAPORT_OPERATOR_NAME_EN", "Data Exchange"), "the operator's English legal name, used at first start")
+	fs.StringVar(&c.operator.USCC, "operator-uscc", getenv("DATAPORT_OPERATOR_USCC"), "the operator's unified social credit code, used at first start")
+}
+
+func (c *config) dsn() string {
+	if c.db != "" {
+		return c.db
+	}
+	return "sqlite:" + filepath.Join(c.dataDir, "dataport.db")
+}
+
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", c.logFormat)
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// serve runs the exchange until ctx is cancelled (SIGINT, SIGTERM), then shuts down
+// gracefully. With demo set it seeds the demo world first and prints its keys.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, withDemo bool) error {
+	name, defaultDir := "serve", "dataport-data"
+	if withDemo {
+		name, defaultDir = "demo", "dataport-demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	c.flags(fs, getenv, defaultDir)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if withDemo && c.operator.USCC == "" {
+		c.operator = demo.Operator()
+	}
+
+	db, err := store.Open(ctx, c.dsn(), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	reg := registry.New(db)
+
+	// First start on an empty registry: create the operator and show its key once.
+	op, token, created, err := reg.Bootstrap(ctx, c.operator)
+	if err != nil {
+		return fmt.Errorf("create the exchange operator: %w", err)
+	}
+	if created {
+		log.Info("created the exchange operator", "participant", op.ID)
+		if !withDemo {
+			fmt.Fprintf(stdout, "Exchange operator %s created. Its API key, shown this once:\n\n  %s\n\n", op.ID, token)
+			if op.USCC == "" {
+				fmt.Fprintln(stdout, "Set the operator's unified social credit code with PATCH /api/v1/participants/"+op.ID)
+			}
+		}
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+
+	if withDemo {
+		if err := printDemo(ctx, reg, db.Clock(), url, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Handler: api.NewServer(api.Deps{
+			DB: db, Registry: reg, Filings: ledger.NewReader(db), Logger: log,
+			Metrics: prometheus.NewRegistry(), Version: version(),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "url", url, "db", db.Engine(), "version", version())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// printDemo seeds the demo world and prints where it is and a fresh key per role.
+func printDemo(ctx context.Context, reg *registry.Service, clock dataport.Clock, url string, w io.Writer) error {
+	world, err := demo.Seed(ctx, reg, clock.Now())
+	if err != nil {
+		return fmt.Errorf("seed the demo world: %w", err)
+	}
+	fmt.Fprintf(w, "dataport demo is running.\n\n  URL:       %s/\n  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/healthz\n\n", url, url, url, url)
+	fmt.Fprintln(w, "Demo API keys, one per role (new ones at every start; use as  Authorization: Bearer <key>):")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, h := range world.KeyHolders() {
+		_, token, err := reg.IssueKey(ctx, h.Participant.ID, registry.NewAPIKey{Name: "demo " + string(h.Role), Roles: []dataport.Role{h.Role}})
+		if err != nil {
+			return err
+		}
+		name := h.Participant.LegalName.En
+		if name == "" {
+			name = h.Participant.LegalName.Zh
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Role, name, token)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nTry:  curl -H 'Authorization: Bearer <operator key>' %s/api/v1/participants\n\n", url)
+	return nil
+}
+
+// version is the module version when built from a tagged module, or the VCS revision.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v := bi.Main.Version
+	if v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return "devel-" + rev
+}
+
+// oneLine keeps an error message on one line for the terminal.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
