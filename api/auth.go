@@ -60,4 +60,3 @@ func actorOf(ctx context.Context) dataport.Actor {
 	a, _ := ctx.Value(actorKey).(dataport.Actor)
 	return a
 }
-

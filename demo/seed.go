@@ -50,7 +50,10 @@ func members(now time.Time) []Member {
 		return registry.NewParticipant{LegalName: dataport.Bilingual{En: en}, Jurisdiction: country,
 			Kind: registry.Foreign, RegistrationNumber: regNo, Roles: roles}
 	}
-	with := func(n registry.NewParticipant, f func(*registry.NewParticipant)) registry.NewParticipant { f(&n); return n }
+	with := func(n registry.NewParticipant, f func(*registry.NewParticipant)) registry.NewParticipant {
+		f(&n)
+		return n
+	}
 	return []Member{
 		{kyc: registry.KYCVerified, spec: with(domestic("上海星河数据科技有限公司", "Shanghai Xinghe Data Technology Co., Ltd.",
 			"91310115", "MA1K2XH01", dataport.RoleSupplier), func(n *registry.NewParticipant) {

@@ -134,4 +134,3 @@ func joinRoles(roles []dataport.Role) string {
 	}
 	return strings.Join(s, ",")
 }
-
