@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -123,8 +124,27 @@ func infoOf(r *http.Request) *requestInfo {
 
 // withRoute records the pattern ServeMux matched (it sets r.Pattern on the request it
 // routes) for metrics and logs.
+// Requests no route takes get a problem too: 405 with Allow when the path exists
+// under other methods, 404 otherwise.
 func withRoute(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			var allow []string
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				probe := r.Clone(r.Context())
+				probe.Method = m
+				if _, p := mux.Handler(probe); p != "" {
+					allow = append(allow, m)
+				}
+			}
+			if len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here")
+				return
+			}
+			writeProblem(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+			return
+		}
 		defer func() { infoOf(r).route = r.Pattern }()
 		mux.ServeHTTP(w, r)
 	})

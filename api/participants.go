@@ -7,6 +7,8 @@ import (
 	"github.com/dataport/dataport/registry"
 )
 
+// participantPath is the {id} of a participant's routes. Inputs repeat the field
+// rather than embed this type: huma fills only fields it can set by reflection.
 type participantPath struct {
 	ID string `path:"id" doc:"participant id" example:"prt_01jd3m5x8k2q7w9e4r6t1y0u3i"`
 }
@@ -75,7 +77,7 @@ func (s *Server) listParticipants(ctx context.Context, in *listParticipantsInput
 }
 
 type updateParticipantInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body registry.ParticipantUpdate
 }
 
@@ -84,7 +86,7 @@ func (s *Server) updateParticipant(ctx context.Context, in *updateParticipantInp
 }
 
 type kycInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body registry.KYCReview
 }
 
@@ -93,7 +95,7 @@ func (s *Server) reviewKYC(ctx context.Context, in *kycInput) (*participantOutpu
 }
 
 type whitelistInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body registry.WhitelistEntry
 }
 
@@ -102,7 +104,7 @@ func (s *Server) setWhitelist(ctx context.Context, in *whitelistInput) (*partici
 }
 
 type removeWhitelistInput struct {
-	participantPath
+	ID     string `path:"id" doc:"participant id"`
 	Reason string `query:"reason" maxLength:"1000" doc:"why the entry is removed"`
 }
 
@@ -111,7 +113,7 @@ func (s *Server) removeWhitelist(ctx context.Context, in *removeWhitelistInput) 
 }
 
 type suspendInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body struct {
 		Reason string `json:"reason" minLength:"1" maxLength:"1000" doc:"why the participant is stopped; filed and shown to it"`
 	}
@@ -122,7 +124,7 @@ func (s *Server) suspend(ctx context.Context, in *suspendInput) (*participantOut
 }
 
 type resumeInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body struct {
 		Note string `json:"note,omitempty" maxLength:"1000"`
 	}
@@ -135,7 +137,7 @@ func (s *Server) resume(ctx context.Context, in *resumeInput) (*participantOutpu
 // API keys.
 
 type createAPIKeyInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body registry.NewAPIKey
 }
 
@@ -173,7 +175,7 @@ func (s *Server) listAPIKeys(ctx context.Context, in *participantPath) (*apiKeyL
 }
 
 type keyPath struct {
-	participantPath
+	ID    string `path:"id" doc:"participant id"`
 	KeyID string `path:"key_id"`
 }
 
@@ -190,7 +192,7 @@ func (s *Server) revokeAPIKey(ctx context.Context, in *keyPath) (*apiKeyOutput, 
 // Signing keys.
 
 type addSigningKeyInput struct {
-	participantPath
+	ID   string `path:"id" doc:"participant id"`
 	Body registry.NewSigningKey
 }
 

@@ -1,0 +1,375 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/store/storetest"
+)
+
+type exchange struct {
+	t        *testing.T
+	db       *store.DB
+	reg      *registry.Service
+	srv      *httptest.Server
+	operator string // operator's API key
+}
+
+func newExchange(t *testing.T, engine store.Engine) *exchange {
+	t.Helper()
+	db := storetest.Open(t, engine, store.Options{})
+	reg := registry.New(db)
+	_, token, _, err := reg.Bootstrap(context.Background(), registry.OperatorIdentity{
+		LegalName: dataport.Bilingual{Zh: "测试数据交易所", En: "Test Data Exchange"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Filings: ledger.NewReader(db), Version: "test"}))
+	t.Cleanup(srv.Close)
+	return &exchange{t: t, db: db, reg: reg, srv: srv, operator: token}
+}
+
+func each(t *testing.T, fn func(t *testing.T, x *exchange)) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) { fn(t, newExchange(t, engine)) })
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request; body may be a string (sent as it is) or a value (sent as JSON).
+func (x *exchange) do(method, path, key string, body any) response {
+	x.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			x.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, x.srv.URL+path, rd)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (x *exchange) count(table string) int {
+	x.t.Helper()
+	var n int
+	err := x.db.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n)
+	})
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return n
+}
+
+func wantStatus(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
+	}
+}
+
+// wantProblem checks an RFC 9457 problem with status, and, if field is set, an
+// entry in errors located at body.<field>.
+func wantProblem(t *testing.T, r response, status int, field string) map[string]any {
+	t.Helper()
+	wantStatus(t, r, status)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	m := r.json(t)
+	if int(m["status"].(float64)) != status || m["title"] == "" {
+		t.Fatalf("problem %v", m)
+	}
+	if field != "" {
+		errs, _ := m["errors"].([]any)
+		for _, e := range errs {
+			if e.(map[string]any)["location"] == "body."+field {
+				return m
+			}
+		}
+		t.Fatalf("problem does not name body.%s: %s", field, r.body)
+	}
+	return m
+}
+
+var tencent = map[string]any{
+	"legal_name":   map[string]any{"zh": "深圳市腾讯计算机系统有限公司", "en": "Shenzhen Tencent Computer Systems Co., Ltd."},
+	"jurisdiction": "CN", "kind": "domestic", "uscc": "9144030071526726XG", "roles": []string{"buyer"},
+}
+
+func with(base map[string]any, k string, v any) map[string]any {
+	m := map[string]any{}
+	for key, val := range base {
+		m[key] = val
+	}
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return m
+}
+
+// createWithKey registers a participant and returns its id and a fresh key.
+func (x *exchange) createWithKey(body map[string]any) (string, string) {
+	x.t.Helper()
+	r := x.do("POST", "/api/v1/participants", x.operator, body)
+	wantStatus(x.t, r, http.StatusCreated)
+	id := r.json(x.t)["id"].(string)
+	if loc := r.header.Get("Location"); loc != "/api/v1/participants/"+id {
+		x.t.Fatalf("Location %q", loc)
+	}
+	k := x.do("POST", "/api/v1/participants/"+id+"/api-keys", x.operator, map[string]any{"name": "test"})
+	wantStatus(x.t, k, http.StatusCreated)
+	return id, k.json(x.t)["token"].(string)
+}
+
+func TestWrongCheckCharacterIs400AndWritesNothing(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		participants, filings := x.count("participants"), x.count("filings")
+		r := x.do("POST", "/api/v1/participants", x.operator, with(tencent, "uscc", "9144030071526726XA"))
+		m := wantProblem(t, r, http.StatusBadRequest, "uscc")
+		if !strings.Contains(m["detail"].(string), "check character") {
+			t.Fatalf("detail %q does not explain", m["detail"])
+		}
+		if x.count("participants") != participants || x.count("filings") != filings {
+			t.Fatal("a rejected request changed the registry")
+		}
+	})
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		participants, filings := x.count("participants"), x.count("filings")
+		cases := []struct {
+			name   string
+			body   any
+			status int
+			field  string
+		}{
+			{"malformed JSON", `{"legal_name": {"zh": "x"`, 400, ""},
+			{"not an object", `[1, 2]`, 400, ""},
+			{"unknown field", with(tencent, "registered_capital", 100), 400, "registered_capital"},
+			{"wrong type", with(tencent, "ciio", "yes"), 400, "ciio"},
+			{"wrong type in a list", with(tencent, "roles", []any{1}), 400, "roles[0]"},
+			{"unknown role", with(tencent, "roles", []string{"king"}), 400, "roles[0]"},
+			{"missing kind", with(tencent, "kind", nil), 400, ""},
+			{"unknown country", with(tencent, "jurisdiction", "QQ"), 400, "jurisdiction"},
+			{"lower-case country", with(tencent, "jurisdiction", "cn"), 400, "jurisdiction"},
+			{"bad e-mail", with(tencent, "contact", map[string]any{"email": "nobody"}), 400, "contact.email"},
+			{"oversize body", with(tencent, "merchant_category", strings.Repeat("数", 40000)), 413, ""},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := x.do("POST", "/api/v1/participants", x.operator, c.body)
+				wantProblem(t, r, c.status, c.field)
+			})
+		}
+		if x.count("participants") != participants || x.count("filings") != filings {
+			t.Fatal("bad input changed the registry")
+		}
+		// A duplicate USCC is a conflict, and still writes nothing more.
+		x.createWithKey(tencent)
+		participants, filings = x.count("participants"), x.count("filings")
+		wantProblem(t, x.do("POST", "/api/v1/participants", x.operator, tencent), http.StatusConflict, "uscc")
+		if x.count("participants") != participants || x.count("filings") != filings {
+			t.Fatal("a duplicate changed the registry")
+		}
+	})
+}
+
+func TestAuthenticationAndAuthorisation(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		buyerID, buyerKey := x.createWithKey(tencent)
+		otherID, _ := x.createWithKey(map[string]any{"legal_name": map[string]any{"en": "Altmark Signals Ltd"},
+			"jurisdiction": "GB", "kind": "foreign", "registration_number": "12873406", "roles": []string{"supplier"}})
+
+		r := x.do("GET", "/api/v1/participants/"+buyerID, "", nil)
+		wantProblem(t, r, http.StatusUnauthorized, "")
+		r = x.do("GET", "/api/v1/participants/"+buyerID, "dp.key_nope.secret", nil)
+		wantProblem(t, r, http.StatusUnauthorized, "")
+		if r.header.Get("WWW-Authenticate") == "" {
+			t.Fatal("401 without WWW-Authenticate")
+		}
+		req, _ := http.NewRequest("GET", x.srv.URL+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
+		res, _ := http.DefaultClient.Do(req)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("Basic auth: %d", res.StatusCode)
+		}
+
+		// Wrong role: 403. Another tenant's record: 404.
+		wantProblem(t, x.do("POST", "/api/v1/participants", buyerKey, with(tencent, "uscc", "914403001922038216")), http.StatusForbidden, "")
+		wantProblem(t, x.do("GET", "/api/v1/participants/"+otherID, buyerKey, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("GET", "/api/v1/participants/"+otherID+"/api-keys", buyerKey, nil), http.StatusNotFound, "")
+		wantStatus(t, x.do("GET", "/api/v1/participants/"+buyerID, buyerKey, nil), http.StatusOK)
+
+		me := x.do("GET", "/api/v1/me", buyerKey, nil)
+		wantStatus(t, me, http.StatusOK)
+		if me.json(t)["participant"].(map[string]any)["id"] != buyerID {
+			t.Fatalf("me: %s", me.body)
+		}
+
+		// A revoked key: 401 from the next request on.
+		k := x.do("POST", "/api/v1/participants/"+buyerID+"/api-keys", buyerKey, map[string]any{"name": "short-lived"})
+		wantStatus(t, k, http.StatusCreated)
+		token := k.json(t)["token"].(string)
+		keyID := k.json(t)["key"].(map[string]any)["id"].(string)
+		wantStatus(t, x.do("GET", "/api/v1/me", token, nil), http.StatusOK)
+		wantStatus(t, x.do("DELETE", "/api/v1/participants/"+buyerID+"/api-keys/"+keyID, buyerKey, nil), http.StatusOK)
+		wantProblem(t, x.do("GET", "/api/v1/me", token, nil), http.StatusUnauthorized, "")
+		// Listing keys never shows secrets or hashes.
+		list := x.do("GET", "/api/v1/participants/"+buyerID+"/api-keys", buyerKey, nil)
+		wantStatus(t, list, http.StatusOK)
+		if strings.Contains(string(list.body), strings.Split(token, ".")[2]) || strings.Contains(string(list.body), "sha256") {
+			t.Fatal("key listing leaks a secret")
+		}
+	})
+}
+
+func TestSuspendedKeyRefusedOnItsNextChange(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		buyerID, buyerKey := x.createWithKey(tencent)
+		contact := map[string]any{"contact": map[string]any{"email": "ops@tencent.example"}}
+		wantStatus(t, x.do("PATCH", "/api/v1/participants/"+buyerID, buyerKey, contact), http.StatusOK)
+
+		r := x.do("POST", "/api/v1/participants/"+buyerID+"/suspend", x.operator, map[string]any{"reason": "data resold without authorisation"})
+		wantStatus(t, r, http.StatusOK)
+		if r.json(t)["status"] != "suspended" {
+			t.Fatalf("after suspend: %s", r.body)
+		}
+		m := wantProblem(t, x.do("PATCH", "/api/v1/participants/"+buyerID, buyerKey, contact), http.StatusForbidden, "")
+		if !strings.Contains(m["detail"].(string), "suspended") {
+			t.Fatalf("403 does not say why: %v", m["detail"])
+		}
+		wantProblem(t, x.do("POST", "/api/v1/participants/"+buyerID+"/api-keys", buyerKey, map[string]any{"name": "x"}), http.StatusForbidden, "")
+		// Reads of its own record still work.
+		wantStatus(t, x.do("GET", "/api/v1/participants/"+buyerID, buyerKey, nil), http.StatusOK)
+
+		wantStatus(t, x.do("POST", "/api/v1/participants/"+buyerID+"/resume", x.operator, map[string]any{"note": "cleared"}), http.StatusOK)
+		wantStatus(t, x.do("PATCH", "/api/v1/participants/"+buyerID, buyerKey, map[string]any{"contact": map[string]any{"email": "new@tencent.example"}}), http.StatusOK)
+
+		f := x.do("GET", "/api/v1/filings?subject="+buyerID, x.operator, nil)
+		wantStatus(t, f, http.StatusOK)
+		var types []string
+		for _, it := range f.json(t)["items"].([]any) {
+			types = append(types, it.(map[string]any)["type"].(string))
+		}
+		if got := strings.Join(types, " "); !strings.Contains(got, "participant.suspended participant.resumed") {
+			t.Fatalf("filings about the buyer: %s", got)
+		}
+		// The buyer reads the filings about itself, and no others.
+		own := x.do("GET", "/api/v1/filings", buyerKey, nil)
+		wantStatus(t, own, http.StatusOK)
+		if n := len(own.json(t)["items"].([]any)); n != len(types) {
+			t.Fatalf("buyer sees %d filings, want %d", n, len(types))
+		}
+		wantProblem(t, x.do("GET", "/api/v1/filings?subject="+x.operatorID(), buyerKey, nil), http.StatusForbidden, "")
+	})
+}
+
+func (x *exchange) operatorID() string {
+	id, err := x.reg.Operator(context.Background())
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return id
+}
+
+func TestFilingEntryIsWhatWasHashed(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		id, _ := x.createWithKey(tencent)
+		r := x.do("GET", "/api/v1/filings?subject="+id+"&type=participant.created", x.operator, nil)
+		wantStatus(t, r, http.StatusOK)
+		items := r.json(t)["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("%d participant.created filings", len(items))
+		}
+		seq := int(items[0].(map[string]any)["seq"].(float64))
+		one := x.do("GET", fmt.Sprintf("/api/v1/filings/%d", seq), x.operator, nil).json(t)
+		entry := one["entry"].(string)
+		if !strings.Contains(entry, `"type":"participant.created"`) || !strings.Contains(entry, "9144030071526726XG") {
+			t.Fatalf("entry %s", entry)
+		}
+		wantProblem(t, x.do("GET", "/api/v1/filings/999999", x.operator, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("GET", "/api/v1/filings/abc", x.operator, nil), http.StatusBadRequest, "")
+	})
+}
+
+func TestInternalErrorsDoNotLeak(t *testing.T) {
+	x := newExchange(t, store.SQLite)
+	x.db.Close() // every query now fails inside database/sql
+	r := x.do("GET", "/api/v1/participants", x.operator, nil)
+	if r.status < 500 {
+		t.Fatalf("status %d with the database closed", r.status)
+	}
+	if strings.Contains(string(r.body), "sql") || strings.Contains(string(r.body), "closed") {
+		t.Fatalf("internal detail leaked: %s", r.body)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	x := newExchange(t, store.SQLite)
+	wantStatus(t, x.do("GET", "/healthz", "", nil), http.StatusOK)
+	ready := x.do("GET", "/readyz", "", nil)
+	wantStatus(t, ready, http.StatusOK)
+	x.do("POST", "/api/v1/participants", x.operator, with(tencent, "uscc", "bad"))
+	m := x.do("GET", "/metrics", "", nil)
+	wantStatus(t, m, http.StatusOK)
+	want := `dataport_http_requests_total{code="400",method="POST",route="POST /api/v1/participants"} 1`
+	if !strings.Contains(string(m.body), want) {
+		t.Fatalf("metrics lack %s", want)
+	}
+	if !strings.Contains(string(m.body), "go_goroutines") {
+		t.Fatal("metrics lack the Go runtime")
+	}
+	wantProblem(t, x.do("GET", "/no/such/route", "", nil), http.StatusNotFound, "")
+}
