@@ -20,7 +20,7 @@ import (
 var start = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	reg      *registry.Service
 	clock    *dataport.FixedClock
@@ -28,7 +28,7 @@ type env struct {
 	failNext *bool // makes the next commit fail, after the work and its filing
 }
 
-func setup(t *testing.T, engine store.Engine) *env {
+func setup(t testing.TB, engine store.Engine) *env {
 	t.Helper()
 	fail := false
 	clock := dataport.NewFixedClock(start)

@@ -29,11 +29,14 @@ func Engines() []store.Engine {
 	return []store.Engine{store.SQLite, store.Postgres}
 }
 
-// ForEachEngine runs fn as a subtest per engine.
-func ForEachEngine(t *testing.T, fn func(t *testing.T, engine store.Engine)) {
+// ForEachEngine runs fn as a subtest (or sub-benchmark) per engine.
+func ForEachEngine[T interface {
+	testing.TB
+	Run(string, func(T)) bool
+}](t T, fn func(t T, engine store.Engine)) {
 	t.Helper()
 	for _, e := range Engines() {
-		t.Run(string(e), func(t *testing.T) {
+		t.Run(string(e), func(t T) {
 			if e == store.Postgres {
 				RequirePostgres(t)
 			}
