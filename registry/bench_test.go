@@ -77,4 +77,3 @@ func BenchmarkGetParticipantParallel(b *testing.B) {
 		})
 	})
 }
-
