@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/api"
@@ -23,6 +24,8 @@ type exchange struct {
 	t        *testing.T
 	db       *store.DB
 	reg      *registry.Service
+	log      *ledger.Log
+	vkey     string
 	srv      *httptest.Server
 	operator string // operator's API key
 }
@@ -36,9 +39,20 @@ func newExchange(t *testing.T, engine store.Engine) *exchange {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Filings: ledger.NewReader(db), Version: "test"}))
-	t.Cleanup(srv.Close)
-	return &exchange{t: t, db: db, reg: reg, srv: srv, operator: token}
+	skey, vkey, err := ledger.GenerateKey("api.test.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg, err := ledger.OpenLog(context.Background(), db, skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); lg.Run(ctx, 50*time.Millisecond) }()
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token}
 }
 
 func each(t *testing.T, fn func(t *testing.T, x *exchange)) {

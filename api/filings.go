@@ -52,17 +52,3 @@ func (s *Server) listFilings(ctx context.Context, in *listFilingsInput) (*filing
 	}
 	return out, nil
 }
-
-type filingPath struct {
-	Seq int64 `path:"seq" minimum:"1"`
-}
-
-type filingOutput struct{ Body filingBody }
-
-func (s *Server) getFiling(ctx context.Context, in *filingPath) (*filingOutput, error) {
-	f, err := s.Filings.Get(ctx, actorOf(ctx), in.Seq)
-	if err != nil {
-		return nil, s.problem(err)
-	}
-	return &filingOutput{Body: filingOut(f)}, nil
-}

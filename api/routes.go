@@ -42,7 +42,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Ledger: filings (交易備案).
 	get(s, "list-filings", "/api/v1/filings", "List filings (operator and regulators: all; others: those about themselves)", "ledger", s.listFilings)
-	get(s, "get-filing", "/api/v1/filings/{seq}", "Read one filing with its canonical entry", "ledger", s.getFiling)
+	get(s, "get-filing", "/api/v1/filings/{seq}", "Read one filing with its canonical entry and a C2SP tlog-proof of its inclusion", "ledger", s.getFiling)
+	get(s, "trace", "/api/v1/trace", "Every filing naming a subject, each with its inclusion proof (regulators and the operator: any subject)", "ledger", s.trace)
+	get(s, "log-consistency", "/api/v1/log/consistency", "An RFC 6962 consistency proof between two tree sizes", "ledger", s.consistency)
+
+	// The log, C2SP tlog-tiles: public, cacheable, for any tlog client.
+	mux.HandleFunc("GET /log/checkpoint", s.logCheckpoint)
+	mux.HandleFunc("GET /log/tile/{path...}", s.logTile)
 }
 
 // maxBody caps request bodies: registry requests are small.

@@ -27,6 +27,7 @@ type Deps struct {
 	DB       *store.DB
 	Registry *registry.Service
 	Filings  *ledger.Reader
+	Log      *ledger.Log
 	Logger   *slog.Logger
 	Metrics  *prometheus.Registry // the process's explicit registry; nil makes a new one
 	Version  string

@@ -51,7 +51,8 @@ type Options struct {
 
 // DB is an open exchange database.
 type DB struct {
-	engine Engine
+	onCommit []func() // called after every committed Write; see OnCommit
+	engine   Engine
 	write  *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
 	read   *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
 	clock  dataport.Clock
@@ -108,7 +109,9 @@ func (db *DB) openSQLite(path string) error {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// FULL: a commit is on disk before it is acknowledged, power loss included
+	// ("nothing acknowledged is ever lost"); NORMAL would only survive a crash.
+	q.Add("_pragma", "synchronous(FULL)")
 	base := "file:" + path + "?"
 	// Writers take the lock at BEGIN: a deferred transaction that reads and then
 	// writes can fail with SQLITE_BUSY where the busy timeout does not help.
@@ -221,7 +224,23 @@ func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.run(ctx, true, fn)
 }
 
-func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) (err error) {
+// WriteDerived runs fn in a read-write transaction that files nothing. It is only for
+// records derived from filings — the Merkle log's hashes and checkpoints — which are
+// not changes of their own; every business change goes through Write.
+func (db *DB) WriteDerived(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, false, false, fn)
+}
+
+// OnCommit registers fn to run after every committed Write, in the committing
+// goroutine: it must return at once (the ledger uses it to wake its integrator).
+// Register before serving; it is not safe to call concurrently with Write.
+func (db *DB) OnCommit(fn func()) { db.onCommit = append(db.onCommit, fn) }
+
+func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, readOnly, !readOnly, fn)
+}
+
+func (db *DB) runTx(ctx context.Context, readOnly, mustFile bool, fn func(tx *Tx) error) (err error) {
 	const op = "store.Tx"
 	pool := db.write
 	var txo *sql.TxOptions
@@ -251,6 +270,9 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) (er
 	if readOnly {
 		return stx.Commit()
 	}
+	if !mustFile {
+		return unavailable(op, stx.Commit())
+	}
 	if tx.filed == 0 {
 		return dataport.Internal(op, errors.New("write transaction filed nothing: every change must be filed"))
 	}
@@ -261,6 +283,9 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) (er
 	}
 	if err := stx.Commit(); err != nil {
 		return unavailable(op, err)
+	}
+	for _, fn := range db.onCommit {
+		fn()
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 )
@@ -16,6 +18,9 @@ import (
 const adminUsage = `Usage:
   dataport admin create-key -participant ID [-name NAME] [-roles r1,r2] [-expires 720h]
         issue an API key as the exchange itself and print it (shown once)
+  dataport admin log-key -origin ORIGIN [-out FILE]
+        create the log's Ed25519 signer key in FILE (default: log.key in the data
+        folder; never overwritten) and print its verifier key
   dataport admin migrate
         apply pending database migrations and print the schema version
   dataport admin participants
@@ -73,6 +78,30 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		fmt.Fprintf(stderr, "API key %s for %s (roles %s); shown this once:\n", k.ID, k.ParticipantID, joinRoles(k.Roles))
 		fmt.Fprintln(stdout, token)
+		return nil
+
+	case "log-key":
+		origin := fs.String("origin", "", "the log's origin: its URL prefix without the scheme, e.g. exchange.example/log")
+		out := fs.String("out", "", "file for the signer key (default: log.key in the data folder)")
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if *origin == "" {
+			return errors.New("admin log-key: -origin is required")
+		}
+		path := *out
+		if path == "" {
+			path = c.logKeyFile()
+		}
+		skey, vkey, err := ledger.GenerateKey(*origin)
+		if err != nil {
+			return err
+		}
+		if err := writeKeyFile(path, skey); err != nil {
+			return fmt.Errorf("admin log-key: %w", err)
+		}
+		fmt.Fprintf(stderr, "log signer key written to %s (keep it secret, and the same on every replica); verifier key:\n", path)
+		fmt.Fprintln(stdout, vkey)
 		return nil
 
 	case "migrate":

@@ -2,7 +2,8 @@
 //
 //	dataport serve     run the exchange
 //	dataport demo      run it on a seeded demo world, printing the URL and a key per role
-//	dataport admin …   administrative tasks (create-key, migrate, participants)
+//	dataport admin …   administrative tasks (create-key, log-key, migrate, participants)
+//	dataport verify    check a C2SP tlog-tiles log or a tlog-proof bundle
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -42,7 +43,8 @@ const usage = `dataport runs the dataport data exchange.
 Usage:
   dataport serve     run the exchange (SQLite in the data folder, or PostgreSQL with -db)
   dataport demo      run the exchange on a seeded demo world; prints the URL and a key per role
-  dataport admin     administrative tasks: create-key, migrate, participants
+  dataport admin     administrative tasks: create-key, log-key, migrate, participants
+  dataport verify    check a C2SP transparency log, or a proof bundle, offline
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, rest, getenv, stdout, stderr, true)
 	case "admin":
 		return admin(ctx, rest, getenv, stdout, stderr)
+	case "verify":
+		return verify(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -31,6 +32,8 @@ type config struct {
 	db        string
 	logFormat string
 	logLevel  string
+	logKey    string
+	logOrigin string
 	operator  registry.OperatorIdentity
 }
 
@@ -47,6 +50,8 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
+	fs.StringVar(&c.logKey, "log-key", getenv("DATAPORT_LOG_KEY_FILE"), "file holding the log's signer key (DATAPORT_LOG_KEY_FILE; default: log.key in the data folder, created at first start)")
+	fs.StringVar(&c.logOrigin, "log-origin", env("DATAPORT_LOG_ORIGIN", "localhost/dataport"), "the log's origin, used when the log key is created (DATAPORT_LOG_ORIGIN)")
 	fs.StringVar(&c.operator.LegalName.Zh, "operator-name-zh", env("DATAPORT_OPERATOR_NAME_ZH", "数据交易所"), "the operator's Chinese legal name, used at first start")
 	fs.StringVar(&c.operator.LegalName.En, "operator-name-en", env("DATAPORT_OPERATOR_NAME_EN", "Data Exchange"), "the operator's English legal name, used at first start")
 	fs.StringVar(&c.operator.USCC, "operator-uscc", getenv("DATAPORT_OPERATOR_USCC"), "the operator's unified social credit code, used at first start")
@@ -57,6 +62,52 @@ func (c *config) dsn() string {
 		return c.db
 	}
 	return "sqlite:" + filepath.Join(c.dataDir, "dataport.db")
+}
+
+func (c *config) logKeyFile() string {
+	if c.logKey != "" {
+		return c.logKey
+	}
+	return filepath.Join(c.dataDir, "log.key")
+}
+
+// loadLogKey reads the log's signer key, creating it (and printing nothing secret)
+// when the file does not exist yet.
+func (c *config) loadLogKey(log *slog.Logger) (string, error) {
+	path := c.logKeyFile()
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	skey, _, err := ledger.GenerateKey(c.logOrigin)
+	if err != nil {
+		return "", err
+	}
+	if err := writeKeyFile(path, skey); err != nil {
+		return "", err
+	}
+	log.Info("created the log key", "file", path, "origin", c.logOrigin)
+	return skey, nil
+}
+
+// writeKeyFile writes a secret key readable by its owner only, and never over an
+// existing one.
+func writeKeyFile(path, key string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (c *config) logger(w io.Writer) (*slog.Logger, error) {
@@ -112,6 +163,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	reg := registry.New(db)
+	skey, err := c.loadLogKey(log)
+	if err != nil {
+		return fmt.Errorf("log key: %w", err)
+	}
+	ledgerLog, err := ledger.OpenLog(ctx, db, skey, log)
+	if err != nil {
+		return err
+	}
+	integrating, stopIntegrating := context.WithCancel(context.WithoutCancel(ctx))
+	integrated := make(chan struct{})
+	go func() {
+		defer close(integrated)
+		ledgerLog.Run(integrating, time.Second)
+	}()
+	defer func() { stopIntegrating(); <-integrated }()
 
 	// First start on an empty registry: create the operator and show its key once.
 	op, token, created, err := reg.Bootstrap(ctx, c.operator)
@@ -135,7 +201,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	url := "http://" + ln.Addr().String()
 
 	if withDemo {
-		if err := printDemo(ctx, reg, db.Clock(), url, stdout); err != nil {
+		if err := printDemo(ctx, reg, ledgerLog, db.Clock(), url, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -143,7 +209,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Filings: ledger.NewReader(db), Logger: log,
+			DB: db, Registry: reg, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -151,7 +217,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "url", url, "db", db.Engine(), "version", version())
+	log.Info("serving", "url", url, "db", db.Engine(), "version", version(), "log_origin", ledgerLog.Origin(), "log_vkey", ledgerLog.VerifierKey())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -173,7 +239,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // printDemo seeds the demo world and prints where it is and a fresh key per role.
-func printDemo(ctx context.Context, reg *registry.Service, clock dataport.Clock, url string, w io.Writer) error {
+func printDemo(ctx context.Context, reg *registry.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
 	world, err := demo.Seed(ctx, reg, clock.Now())
 	if err != nil {
 		return fmt.Errorf("seed the demo world: %w", err)
@@ -194,7 +260,14 @@ func printDemo(ctx context.Context, reg *registry.Service, clock dataport.Clock,
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", h.Role, name, token)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nTry:  curl -H 'Authorization: Bearer <operator key>' %s/api/v1/participants\n\n", url)
+	// The demo world is filed: wait until the log's checkpoint covers it.
+	if err := waitForLog(ctx, ledgerLog); err != nil {
+		return err
+	}
+	cp, _ := ledgerLog.Latest()
+	fmt.Fprintf(w, "\nThe log (C2SP tlog-tiles) at %s/log/ holds %d filings. Its verifier key:\n\n  %s\n", url, cp.Size, ledgerLog.VerifierKey())
+	fmt.Fprintf(w, "\nTry:  curl -H 'Authorization: Bearer <operator key>' %s/api/v1/participants\n", url)
+	fmt.Fprintf(w, "      go run ./cmd/dataport verify -key '%s' -entries %s/log\n\n", ledgerLog.VerifierKey(), url)
 	return nil
 }
 
@@ -232,4 +305,12 @@ func version() string {
 // oneLine keeps an error message on one line for the terminal.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// waitForLog waits until every filing made so far is covered by a signed checkpoint.
+func waitForLog(ctx context.Context, ledgerLog *ledger.Log) error {
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := ledgerLog.WaitCovered(wait, ledgerLog.Filed(wait))
+	return err
 }
