@@ -169,4 +169,3 @@ func (s *Server) consistency(ctx context.Context, in *consistencyInput) (*consis
 	}
 	return out, nil
 }
-

@@ -53,10 +53,10 @@ type Options struct {
 type DB struct {
 	onCommit []func() // called after every committed Write; see OnCommit
 	engine   Engine
-	write  *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
-	read   *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
-	clock  dataport.Clock
-	before func(ctx context.Context) error
+	write    *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
+	read     *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
+	clock    dataport.Clock
+	before   func(ctx context.Context) error
 }
 
 // Open opens the database named by dsn and applies pending migrations.
