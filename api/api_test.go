@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -386,4 +387,21 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatal("metrics lack the Go runtime")
 	}
 	wantProblem(t, x.do("GET", "/no/such/route", "", nil), http.StatusNotFound, "")
+}
+
+func b64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustUSCC(first17 string) string {
+	c, err := registry.CompleteUSCC(first17)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

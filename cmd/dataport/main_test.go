@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -226,4 +227,107 @@ func TestVersion(t *testing.T) {
 	if err := run(context.Background(), []string{"version"}, env(nil), &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "dataport ") {
 		t.Fatalf("version: %q, %v", out.String(), err)
 	}
+}
+
+var vkeyPattern = regexp.MustCompile(`(?m)^\s+(\S+\+[0-9a-f]{8}\+\S+)$`)
+
+func TestVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, []string{"demo", "-addr", "127.0.0.1:0", "-data", dir}, nil)
+	defer r.stop(t)
+	m := vkeyPattern.FindStringSubmatch(r.stdout.String())
+	if m == nil {
+		t.Fatalf("the demo printed no verifier key:\n%s", r.stdout)
+	}
+	vkey := m[1]
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	saved := dir + "/checkpoint.saved"
+	if err := run(ctx, []string{"verify", "-key", vkey, "-entries", "-save", saved, r.url + "/log"}, env(nil), &out, &errOut); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "signature verified") || !strings.HasSuffix(out.String(), "OK\n") {
+		t.Fatalf("verify printed:\n%s", out.String())
+	}
+
+	// A proof bundle from the API verifies offline, and a changed one does not.
+	keys := demoKeys(r.stdout.String())
+	code, body := get(t, r.url+"/api/v1/filings/3?wait=10", keys["operator"])
+	var f struct{ Proof string }
+	json.Unmarshal(body, &f)
+	if code != http.StatusOK || f.Proof == "" {
+		t.Fatalf("filing 3: %d %s", code, body)
+	}
+	proof := dir + "/3.tlog-proof"
+	os.WriteFile(proof, []byte(f.Proof), 0o644)
+	out.Reset()
+	if err := run(ctx, []string{"verify", "-key", vkey, "-proof", proof}, env(nil), &out, &errOut); err != nil {
+		t.Fatalf("verify -proof: %v", err)
+	}
+	os.WriteFile(proof, []byte(strings.Replace(f.Proof, "index 2", "index 3", 1)), 0o644)
+	if err := run(ctx, []string{"verify", "-key", vkey, "-proof", proof}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("a bundle with the wrong index verified")
+	}
+
+	// After more filings, the log is consistent with the saved checkpoint.
+	req, _ := http.NewRequest("POST", r.url+"/api/v1/participants/"+participantOf(t, r.url, keys["buyer"])+"/api-keys", strings.NewReader(`{"name":"more"}`))
+	req.Header.Set("Authorization", "Bearer "+keys["buyer"])
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("another filing: %v %v", err, res)
+	}
+	time.Sleep(300 * time.Millisecond)
+	out.Reset()
+	if err := run(ctx, []string{"verify", "-key", vkey, "-since", saved, r.url + "/log"}, env(nil), &out, &errOut); err != nil {
+		t.Fatalf("verify -since: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "consistent with the earlier checkpoint") {
+		t.Fatalf("verify -since printed:\n%s", out.String())
+	}
+
+	for _, bad := range [][]string{
+		{"verify", r.url + "/log"}, // no key
+		{"verify", "-key", "not a key", r.url + "/log"},
+		{"verify", "-key", vkey},
+		{"verify", "-key", vkey, dir + "/no-such-dir"},
+		{"verify", "-key", vkey, r.url + "/nolog"},
+		{"verify", "-key", vkey, "-proof", dir + "/missing"},
+	} {
+		if err := run(ctx, bad, env(nil), io.Discard, io.Discard); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func participantOf(t *testing.T, url, key string) string {
+	code, body := get(t, url+"/api/v1/me", key)
+	var me struct{ Participant struct{ ID string } }
+	json.Unmarshal(body, &me)
+	if code != http.StatusOK || me.Participant.ID == "" {
+		t.Fatalf("me: %d %s", code, body)
+	}
+	return me.Participant.ID
+}
+
+func TestAdminLogKey(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "log-key", "-data", dir, "-origin", "exchange.example/log"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "exchange.example/log+") {
+		t.Fatalf("log-key printed %q", out.String())
+	}
+	if st, err := os.Stat(dir + "/log.key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	if err := run(context.Background(), []string{"admin", "log-key", "-data", dir, "-origin", "x"}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("log-key overwrote an existing key")
+	}
+	// serve uses it.
+	r := start(t, []string{"serve", "-addr", "127.0.0.1:0", "-data", dir}, nil)
+	if !strings.Contains(r.stderr.String(), "log_vkey="+strings.TrimSpace(out.String())) {
+		t.Fatalf("serve did not use the key:\n%s", r.stderr)
+	}
+	r.stop(t)
 }
