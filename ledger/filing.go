@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -84,10 +86,14 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 	if err != nil {
 		return Filing{}, dataport.Internal(op, err)
 	}
-	subjects := change.Subjects
-	if subjects == nil {
-		subjects = []string{}
+	// Filings are text: what is not valid UTF-8 is replaced, as encoding/json would,
+	// so that the entry, the tables and every engine agree.
+	subjects := make([]string, len(change.Subjects))
+	for i, s := range change.Subjects {
+		subjects[i] = strings.ToValidUTF8(s, "\uFFFD")
 	}
+	actor.ParticipantID = strings.ToValidUTF8(actor.ParticipantID, "\uFFFD")
+	actor.KeyID = strings.ToValidUTF8(actor.KeyID, "\uFFFD")
 
 	// Take the next number. The row lock on filing_sequence is held to commit. Filing
 	// times never go backwards along the sequence, even when the clocks of several
@@ -104,15 +110,7 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 		return Filing{}, dataport.Internal(op, err)
 	}
 
-	raw, err = json.Marshal(entry{Seq: seq, FiledAt: at, Actor: actor.ParticipantID, KeyID: actor.KeyID,
-		Type: change.Type, Subjects: subjects, Payload: payload})
-	if err != nil {
-		return Filing{}, dataport.Internal(op, err)
-	}
-	leaf, err := jcs.Transform(raw)
-	if err != nil {
-		return Filing{}, dataport.Internal(op, err)
-	}
+	leaf := canonicalEntry(seq, at, actor.ParticipantID, actor.KeyID, change.Type, subjects, payload)
 	if len(leaf) > MaxEntryBytes {
 		return Filing{}, dataport.Internal(op, fmt.Errorf("filing %s is %d bytes, over the %d-byte entry limit: file large documents as blobs", change.Type, len(leaf), MaxEntryBytes))
 	}
@@ -226,4 +224,63 @@ func scan(r scanner) (Filing, error) {
 	}
 	f.Subjects = e.Subjects
 	return f, nil
+}
+
+// canonicalEntry writes a filing's entry directly in RFC 8785 form: members in
+// code-point order of their names (actor, filed_at, key_id, payload, seq, subjects,
+// type), strings escaped as RFC 8785 §3.2.2.2 says, the payload already canonical.
+// It saves a second canonicalisation pass on every filing; the storage conformance
+// suite checks the result against the general canonicaliser.
+func canonicalEntry(seq int64, filedAt, actor, keyID, typ string, subjects []string, payload []byte) []byte {
+	b := make([]byte, 0, 128+len(payload))
+	b = append(b, `{"actor":`...)
+	b = appendJCSString(b, actor)
+	b = append(b, `,"filed_at":`...)
+	b = appendJCSString(b, filedAt)
+	b = append(b, `,"key_id":`...)
+	b = appendJCSString(b, keyID)
+	b = append(b, `,"payload":`...)
+	b = append(b, payload...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, seq, 10) // < 2^53: the ES6 number form is the integer
+	b = append(b, `,"subjects":[`...)
+	for i, s := range subjects {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJCSString(b, s)
+	}
+	b = append(b, `],"type":`...)
+	b = appendJCSString(b, typ)
+	return append(b, '}')
+}
+
+// appendJCSString appends s as an RFC 8785 string: only the quote, the backslash and
+// control characters are escaped, the usual ones by their short forms.
+func appendJCSString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	s = strings.ToValidUTF8(s, "\uFFFD") // as encoding/json does; RFC 8785 needs valid UTF-8
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\b':
+			b = append(b, '\\', 'b')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\f':
+			b = append(b, '\\', 'f')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

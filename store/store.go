@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -51,12 +52,14 @@ type Options struct {
 
 // DB is an open exchange database.
 type DB struct {
-	onCommit []func() // called after every committed Write; see OnCommit
-	engine   Engine
-	write    *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
-	read     *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
-	clock    dataport.Clock
-	before   func(ctx context.Context) error
+	committer committer
+	closeOnce sync.Once
+	onCommit  []func() // called after every committed Write; see OnCommit
+	engine    Engine
+	write     *sql.DB // SQLite: one connection, BEGIN IMMEDIATE; PostgreSQL: the pool
+	read      *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
+	clock     dataport.Clock
+	before    func(ctx context.Context) error
 }
 
 // Open opens the database named by dsn and applies pending migrations.
@@ -149,21 +152,26 @@ func (db *DB) Engine() Engine { return db.engine }
 // Clock is the exchange's clock.
 func (db *DB) Clock() dataport.Clock { return db.clock }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers. (It asks the read pool: the committer may
+// hold SQLite's one write connection for good.)
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.write.PingContext(ctx); err != nil {
+	if err := db.read.PingContext(ctx); err != nil {
 		return unavailable("store.Ping", err)
-	}
-	if db.read != db.write {
-		if err := db.read.PingContext(ctx); err != nil {
-			return unavailable("store.Ping", err)
-		}
 	}
 	return nil
 }
 
-// Close closes the database.
+// Close stops the committer, answering writes still queued with KindUnavailable, and
+// closes the database.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.committer.once.Do(func() { db.committer.stop = make(chan struct{}) }) // never started
+		if db.committer.stop != nil {
+			close(db.committer.stop)
+		}
+		db.committer.wg.Wait()
+		db.failQueued() // any request that raced the stop
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		if e := db.read.Close(); err == nil {
@@ -175,8 +183,9 @@ func (db *DB) Close() error {
 
 // Tx is a transaction in progress. Its methods use the context it was begun with.
 type Tx struct {
+	stmts *stmtCache // the committer's prepared statements; nil in read transactions
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    queryer // a *sql.Tx, or the committer's *sql.Conn inside BEGIN … COMMIT
 	db    *DB
 	now   time.Time
 	filed int
@@ -194,17 +203,81 @@ func (tx *Tx) Now() time.Time { return tx.now }
 
 // Exec runs a statement.
 func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	if st := tx.stmt(query); st != nil {
+		return st.ExecContext(tx.ctx, args...)
+	}
 	return tx.tx.ExecContext(tx.ctx, query, args...)
 }
 
 // Query runs a query.
 func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	if st := tx.stmt(query); st != nil {
+		return st.QueryContext(tx.ctx, args...)
+	}
 	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
 // QueryRow runs a query expected to return at most one row.
 func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	if st := tx.stmt(query); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
 	return tx.tx.QueryRowContext(tx.ctx, query, args...)
+}
+
+// stmt returns the query prepared on the transaction's connection, from a cache of
+// prepared statements: parsing SQL is most of the cost of a small statement. Queries
+// beyond the cache's size (dynamic IN lists, say) run unprepared.
+func (tx *Tx) stmt(query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	st, err := tx.stmts.get(tx.ctx, query)
+	if err != nil || st == nil {
+		return nil
+	}
+	return st
+}
+
+// queryer is what a transaction's statements run on.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stmtCache holds statements prepared on the committer's connection, by query text,
+// up to a bound. Only the committer uses it, so it needs no lock.
+type stmtCache struct {
+	conn *sql.Conn
+	m    map[string]*sql.Stmt
+}
+
+const maxCachedStmts = 256
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := c.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
 }
 
 // NoteFiling records that a filing was written in this transaction. The ledger calls
@@ -240,54 +313,24 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(tx *Tx) error) err
 	return db.runTx(ctx, readOnly, !readOnly, fn)
 }
 
-func (db *DB) runTx(ctx context.Context, readOnly, mustFile bool, fn func(tx *Tx) error) (err error) {
-	const op = "store.Tx"
-	pool := db.write
-	var txo *sql.TxOptions
-	if readOnly {
-		pool = db.read
-		if db.engine == Postgres {
-			txo = &sql.TxOptions{ReadOnly: true}
-		}
+func (db *DB) runTx(ctx context.Context, readOnly, mustFile bool, fn func(tx *Tx) error) error {
+	if !readOnly {
+		return db.commit(ctx, mustFile, fn)
 	}
-	stx, err := pool.BeginTx(ctx, txo)
+	const op = "store.Read"
+	var txo *sql.TxOptions
+	if db.engine == Postgres {
+		txo = &sql.TxOptions{ReadOnly: true}
+	}
+	stx, err := db.read.BeginTx(ctx, txo)
 	if err != nil {
 		return unavailable(op, err)
 	}
-	tx := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC()}
-	defer func() {
-		if p := recover(); p != nil {
-			stx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			stx.Rollback()
-		}
-	}()
-	if err := fn(tx); err != nil {
+	defer stx.Rollback()
+	if err := fn(&Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC()}); err != nil {
 		return err
 	}
-	if readOnly {
-		return stx.Commit()
-	}
-	if !mustFile {
-		return unavailable(op, stx.Commit())
-	}
-	if tx.filed == 0 {
-		return dataport.Internal(op, errors.New("write transaction filed nothing: every change must be filed"))
-	}
-	if db.before != nil {
-		if err := db.before(ctx); err != nil {
-			return err
-		}
-	}
-	if err := stx.Commit(); err != nil {
-		return unavailable(op, err)
-	}
-	for _, fn := range db.onCommit {
-		fn()
-	}
-	return nil
+	return unavailable(op, stx.Commit())
 }
 
 // unavailable classifies err: a database that cannot be reached is KindUnavailable

@@ -223,6 +223,20 @@ func testCanonicalEntry(t *testing.T, open Opener) {
 	if err != nil || string(again) != string(got.Entry) {
 		t.Fatalf("entry is not RFC 8785 canonical: %s", got.Entry)
 	}
+	// Strings that need RFC 8785's escaping rules, in every field a caller controls.
+	var tricky ledger.Filing
+	err = db.Write(context.Background(), func(tx *store.Tx) error {
+		var err error
+		tricky, err = ledger.File(tx, dataport.Actor{ParticipantID: "p\"\\\n\u2028", KeyID: "k\x01\x1f\x7f"},
+			ledger.Change{Type: "storetest.added", Subjects: []string{"a\tb\r\f\b", "数据<&>", "\xff"}, Payload: map[string]any{}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := jcs.Transform(tricky.Entry); err != nil || string(again) != string(tricky.Entry) {
+		t.Fatalf("entry with escapes is not canonical:\n got %s\nwant %s (%v)", tricky.Entry, again, err)
+	}
 	sum := sha256.Sum256(got.Entry)
 	if got.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatal("sha256 does not match the entry")

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/dataport/dataport"
+)
+
+// Group commit. Every write transaction of the process goes through one committer,
+// which runs the work of many callers inside one database transaction — each in a
+// savepoint of its own, so that one caller's failure rolls back only its own changes
+// and filings — and commits them together. Callers are acknowledged only after that
+// commit is durable. One commit (one fsync) for many changes is what lets the
+// exchange file tens of thousands of changes a second on one disk; the result for
+// each caller is the same as if its transaction had run alone, one after another.
+//
+// There is no waiting to fill a batch: the committer takes whatever has queued up
+// while the previous commit was on its way to disk, so a lone request commits at
+// once and a busy exchange commits in large groups.
+
+// maxGroup bounds the callers in one commit, so one commit's latency stays bounded.
+const maxGroup = 512
+
+type writeRequest struct {
+	ctx      context.Context
+	mustFile bool
+	fn       func(tx *Tx) error
+	done     chan error
+	panicked any
+	stack    []byte
+}
+
+type committer struct {
+	once  sync.Once
+	queue chan *writeRequest
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	// The committer keeps one connection, with its prepared statements, for as
+	// long as it works; it takes a new one after an error.
+	stmts stmtCache
+}
+
+func (db *DB) commit(ctx context.Context, mustFile bool, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable("store.Write", err)
+	}
+	db.committer.once.Do(func() {
+		db.committer.queue = make(chan *writeRequest, 4*maxGroup)
+		db.committer.stop = make(chan struct{})
+		db.committer.wg.Add(1)
+		go db.commitLoop()
+	})
+	req := &writeRequest{ctx: ctx, mustFile: mustFile, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.committer.queue <- req:
+	case <-db.committer.stop:
+		return dataport.Errorf("store.Write", dataport.KindUnavailable, "the database is closed")
+	case <-ctx.Done():
+		return unavailable("store.Write", ctx.Err())
+	}
+	// Once queued, the request is answered: never abandon it, or a change could
+	// commit after its caller was told it failed.
+	err := <-req.done
+	if req.panicked != nil {
+		panic(fmt.Sprintf("%v\n\nin a write transaction:\n%s", req.panicked, req.stack))
+	}
+	return err
+}
+
+func (db *DB) commitLoop() {
+	defer db.committer.wg.Done()
+	defer db.dropConn()
+	for {
+		var first *writeRequest
+		select {
+		case first = <-db.committer.queue:
+		case <-db.committer.stop:
+			db.failQueued()
+			return
+		}
+		group := []*writeRequest{first}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r := <-db.committer.queue:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		db.commitGroup(group)
+	}
+}
+
+// failQueued answers requests still queued when the database closes.
+func (db *DB) failQueued() {
+	for {
+		select {
+		case r := <-db.committer.queue:
+			r.done <- dataport.Errorf("store.Write", dataport.KindUnavailable, "the database is closed")
+		default:
+			return
+		}
+	}
+}
+
+// commitGroup runs each request in a savepoint of one transaction and commits it.
+func (db *DB) commitGroup(group []*writeRequest) {
+	const op = "store.Write"
+	// The statements run under a context of their own: a caller that gives up must
+	// not abort the transaction the others share. Its work is skipped if it gave
+	// up before it started.
+	ctx := context.Background()
+	c := &db.committer.stmts
+	if c.conn == nil {
+		conn, err := db.write.Conn(ctx)
+		if err != nil {
+			for _, r := range group {
+				r.done <- unavailable(op, err)
+			}
+			return
+		}
+		c.conn = conn
+	}
+	// The committer owns its connection, so it opens and closes the transaction
+	// itself, with SQL: statements prepared on the connection then run inside it
+	// without being prepared again for every transaction.
+	begin := "BEGIN"
+	if db.engine == SQLite {
+		begin = "BEGIN IMMEDIATE"
+	}
+	stx := c.conn
+	if _, err := stx.ExecContext(ctx, begin); err != nil {
+		db.dropConn()
+		for _, r := range group {
+			r.done <- unavailable(op, err)
+		}
+		return
+	}
+	results := make([]error, len(group))
+	committed := 0
+	for i, r := range group {
+		results[i] = db.runInSavepoint(ctx, stx, r, i)
+		if results[i] == nil && r.panicked == nil {
+			committed++
+		}
+	}
+	if committed == 0 {
+		if _, err := stx.ExecContext(ctx, "ROLLBACK"); err != nil {
+			db.dropConn()
+		}
+		for i, r := range group {
+			r.done <- results[i]
+		}
+		return
+	}
+	if _, err := stx.ExecContext(ctx, "COMMIT"); err != nil {
+		// The outcome of a failed COMMIT is unknown to us; roll back what may be
+		// left open and start afresh on a new connection.
+		stx.ExecContext(ctx, "ROLLBACK")
+		db.dropConn()
+		err = unavailable(op, err)
+		for i, r := range group {
+			if results[i] == nil {
+				results[i] = err
+			}
+			r.done <- results[i]
+		}
+		return
+	}
+	for _, fn := range db.onCommit {
+		fn()
+	}
+	for i, r := range group {
+		r.done <- results[i]
+	}
+}
+
+func (db *DB) runInSavepoint(ctx context.Context, stx *sql.Conn, r *writeRequest, i int) (err error) {
+	const op = "store.Write"
+	if err := r.ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	// Requests run one after another, each savepoint released or rolled back
+	// before the next, so one name serves them all (and its statements stay prepared).
+	tx := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC(), stmts: &db.committer.stmts}
+	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		return unavailable(op, err)
+	}
+	rollback := func() error {
+		if _, e := tx.Exec("ROLLBACK TO SAVEPOINT w"); e != nil {
+			return e
+		}
+		_, e := tx.Exec("RELEASE SAVEPOINT w")
+		return e
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.panicked, r.stack = p, debug.Stack()
+			if e := rollback(); e != nil {
+				err = dataport.Internal(op, e)
+			}
+		}
+	}()
+	err = r.fn(tx)
+	if err == nil && r.mustFile && tx.filed == 0 {
+		err = dataport.Internal(op, errors.New("write transaction filed nothing: every change must be filed"))
+	}
+	if err == nil && r.mustFile && db.before != nil {
+		err = db.before(r.ctx)
+	}
+	if err != nil {
+		if e := rollback(); e != nil {
+			return dataport.Internal(op, fmt.Errorf("%v; and rolling back: %w", err, e))
+		}
+		return err
+	}
+	if _, e := tx.Exec("RELEASE SAVEPOINT w"); e != nil {
+		return dataport.Internal(op, e)
+	}
+	return nil
+}
+
+// dropConn gives the committer's connection back, after an error or at the end.
+func (db *DB) dropConn() {
+	c := &db.committer.stmts
+	c.close()
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
