@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -14,15 +16,34 @@ import (
 // tlog client, witness or mirror can fetch without an account.
 
 func (s *Server) logCheckpoint(w http.ResponseWriter, r *http.Request) {
-	cp, ok := s.Log.Latest()
-	if !ok {
-		writeProblem(w, http.StatusNotFound, "the log has no checkpoint yet")
+	note, err := s.Log.CosignedCheckpoint(r.Context())
+	if err != nil {
+		writeProblem(w, statusOf(dataport.KindOf(err)), dataport.MessageOf(err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	// The checkpoint is the one mutable resource: cache it for seconds at most.
 	w.Header().Set("Cache-Control", "public, max-age=2")
-	w.Write(cp.Note)
+	w.Write(note)
+}
+
+// logCosignature takes a witness's cosignature (C2SP tlog-cosignature): the
+// checkpoint as the witness returns it, with its signature lines. No account is
+// needed: the cosignature authenticates the witness, and only configured witnesses
+// are accepted.
+func (s *Server) logCosignature(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeProblem(w, http.StatusRequestEntityTooLarge, "a cosigned checkpoint is at most 64 KiB")
+		return
+	}
+	n, err := s.Log.AddCosignatures(r.Context(), body)
+	if err != nil {
+		writeProblem(w, statusOf(dataport.KindOf(err)), dataport.MessageOf(err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "%d cosignatures added\n", n)
 }
 
 func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {

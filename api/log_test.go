@@ -2,11 +2,15 @@ package api_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/store"
 	"golang.org/x/mod/sumdb/note"
@@ -129,4 +133,63 @@ func TestVerifyLiveLog(t *testing.T) {
 	if _, err := ledger.VerifyLog(context.Background(), ledger.HTTPSource{Prefix: x.srv.URL + "/log"}, ledger.VerifyOptions{Key: other}); err == nil || !strings.Contains(err.Error(), "not signed by") {
 		t.Fatalf("another key: %v", err)
 	}
+}
+
+// TestVerifyALogOf100000Filings files 100,000 changes and verifies the live log over
+// HTTP, tiles and entries, as `dataport verify -entries` does.
+func TestVerifyALogOf100000Filings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("files 100,000 changes")
+	}
+	x := newExchange(t, store.SQLite)
+	ctx := context.Background()
+	const total, chunk = 100_000, 5_000
+	for done := 0; done < total; done += chunk {
+		err := x.db.Write(ctx, func(tx *store.Tx) error {
+			for i := 0; i < chunk; i++ {
+				if _, err := ledger.File(tx, dataportActor, ledger.Change{Type: "test.filed", Subjects: []string{fmt.Sprintf("deal_%d", (done+i)%977)},
+					Payload: map[string]any{"n": done + i, "amount": 100 * (done + i), "currency": "CNY"}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if _, err := x.log.WaitCovered(wctx, x.filed()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.VerifyLog(ctx, ledger.HTTPSource{Prefix: x.srv.URL + "/log"}, ledger.VerifyOptions{Key: x.vkey, Entries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checkpoint.Size < total || rep.Entries != int(rep.Checkpoint.Size) {
+		t.Fatalf("verified %d entries, checkpoint size %d", rep.Entries, rep.Checkpoint.Size)
+	}
+}
+
+var dataportActor = dataport.Actor{ParticipantID: "prt_test", KeyID: "key_test"}
+
+func TestWitnessCosignatureEndpoint(t *testing.T) {
+	x := newExchange(t, store.SQLite)
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	w, _ := ledger.ParseWitnessKey(ledger.WitnessKey("witness.example/w1", pub))
+	x.log.SetWitnesses([]ledger.Witness{w})
+	x.createWithKey(tencent)
+	x.do("GET", fmt.Sprintf("/api/v1/filings/%d?wait=10", x.filed()), x.operator, nil)
+	c := x.do("GET", "/log/checkpoint", "", nil).body
+	body, _, _ := strings.Cut(string(c), "\n\n")
+	cosigned := string(c) + ledger.Cosign("witness.example/w1", priv, body+"\n", time.Now())
+	r := x.do("POST", "/log/cosignature", "", cosigned)
+	wantStatus(t, r, http.StatusOK)
+	served := x.do("GET", "/log/checkpoint", "", nil).body
+	if err := ledger.CheckCosigned(served, []ledger.Witness{w}); err != nil {
+		t.Fatalf("served: %v\n%s", err, served)
+	}
+	wantProblem(t, x.do("POST", "/log/cosignature", "", string(c)), http.StatusBadRequest, "")
+	wantProblem(t, x.do("POST", "/log/cosignature", "", strings.Repeat("x", 70<<10)), http.StatusRequestEntityTooLarge, "")
 }

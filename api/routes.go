@@ -49,6 +49,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// The log, C2SP tlog-tiles: public, cacheable, for any tlog client.
 	mux.HandleFunc("GET /log/checkpoint", s.logCheckpoint)
 	mux.HandleFunc("GET /log/tile/{path...}", s.logTile)
+	mux.HandleFunc("POST /log/cosignature", s.logCosignature)
 }
 
 // maxBody caps request bodies: registry requests are small.

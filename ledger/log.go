@@ -56,10 +56,11 @@ type Log struct {
 
 	kick chan struct{}
 
-	mu      sync.Mutex
-	latest  Checkpoint
-	covered chan struct{} // closed when a new checkpoint is signed
-	hashes  hashCache
+	mu        sync.Mutex
+	latest    Checkpoint
+	witnesses []Witness
+	covered   chan struct{} // closed when a new checkpoint is signed
+	hashes    hashCache
 }
 
 // GenerateKey makes a new Ed25519 log key named by the log's origin, returning the

@@ -246,8 +246,7 @@ type logSource struct{ l *ledger.Log }
 
 func (s logSource) Fetch(ctx context.Context, path string) ([]byte, error) {
 	if path == "checkpoint" {
-		cp, _ := s.l.Latest()
-		return cp.Note, nil
+		return s.l.CosignedCheckpoint(ctx)
 	}
 	t, err := ledger.ParseTilePath(path)
 	if err != nil {

@@ -87,6 +87,8 @@ type VerifyOptions struct {
 	Key     string // the log's verifier key (note vkey); required
 	Entries bool   // also check every entry against its leaf hash
 	Since   []byte // an earlier signed checkpoint this one must extend
+	// Witnesses must each have cosigned the checkpoint (C2SP tlog-cosignature).
+	Witnesses []Witness
 	// Progress, when set, receives a line per step.
 	Progress func(format string, args ...any)
 }
@@ -218,6 +220,12 @@ func VerifyLog(ctx context.Context, src Source, opts VerifyOptions) (Report, err
 	}
 	rep.Checkpoint = cp
 	say("checkpoint: %s, size %d, root %s: signature verified", cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
+	if len(opts.Witnesses) > 0 {
+		if err := CheckCosigned(signed, opts.Witnesses); err != nil {
+			return rep, err
+		}
+		say("checkpoint: cosigned by all %d witnesses", len(opts.Witnesses))
+	}
 	if cp.Size == 0 {
 		return rep, nil
 	}

@@ -36,7 +36,11 @@ type writeRequest struct {
 }
 
 type committer struct {
-	once  sync.Once
+	// closing guards enqueueing against Close: once closed is set, nothing more
+	// enters the queue, so the last drain answers every request.
+	closing sync.RWMutex
+	closed  bool
+	once    sync.Once
 	queue chan *writeRequest
 	stop  chan struct{}
 	wg    sync.WaitGroup
@@ -56,13 +60,18 @@ func (db *DB) commit(ctx context.Context, mustFile bool, fn func(tx *Tx) error) 
 		go db.commitLoop()
 	})
 	req := &writeRequest{ctx: ctx, mustFile: mustFile, fn: fn, done: make(chan error, 1)}
+	db.committer.closing.RLock()
+	if db.committer.closed {
+		db.committer.closing.RUnlock()
+		return dataport.Errorf("store.Write", dataport.KindUnavailable, "the database is closed")
+	}
 	select {
 	case db.committer.queue <- req:
-	case <-db.committer.stop:
-		return dataport.Errorf("store.Write", dataport.KindUnavailable, "the database is closed")
 	case <-ctx.Done():
+		db.committer.closing.RUnlock()
 		return unavailable("store.Write", ctx.Err())
 	}
+	db.committer.closing.RUnlock()
 	// Once queued, the request is answered: never abandon it, or a change could
 	// commit after its caller was told it failed.
 	err := <-req.done

@@ -165,6 +165,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // closes the database.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.committer.closing.Lock()
+		db.committer.closed = true
+		db.committer.closing.Unlock()
 		db.committer.once.Do(func() { db.committer.stop = make(chan struct{}) }) // never started
 		if db.committer.stop != nil {
 			close(db.committer.stop)

@@ -27,14 +27,16 @@ import (
 
 // config is what every command that opens the exchange takes.
 type config struct {
-	addr      string
-	dataDir   string
-	db        string
-	logFormat string
-	logLevel  string
-	logKey    string
-	logOrigin string
-	operator  registry.OperatorIdentity
+	addr       string
+	dataDir    string
+	db         string
+	logFormat  string
+	logLevel   string
+	logKey     string
+	logOrigin  string
+	witnesses  []ledger.Witness
+	badWitness error
+	operator   registry.OperatorIdentity
 }
 
 // flags registers the common flags on fs, with environment fallbacks.
@@ -52,6 +54,18 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
 	fs.StringVar(&c.logKey, "log-key", getenv("DATAPORT_LOG_KEY_FILE"), "file holding the log's signer key (DATAPORT_LOG_KEY_FILE; default: log.key in the data folder, created at first start)")
 	fs.StringVar(&c.logOrigin, "log-origin", env("DATAPORT_LOG_ORIGIN", "localhost/dataport"), "the log's origin, used when the log key is created (DATAPORT_LOG_ORIGIN)")
+	for _, v := range strings.Fields(strings.ReplaceAll(getenv("DATAPORT_WITNESSES"), ",", " ")) {
+		if w, err := ledger.ParseWitnessKey(v); err == nil {
+			c.witnesses = append(c.witnesses, w)
+		} else {
+			c.badWitness = err
+		}
+	}
+	fs.Func("witness", "a witness's cosignature/v1 verifier key whose cosignatures the log accepts and serves (repeatable; DATAPORT_WITNESSES)", func(v string) error {
+		w, err := ledger.ParseWitnessKey(v)
+		c.witnesses = append(c.witnesses, w)
+		return err
+	})
 	fs.StringVar(&c.operator.LegalName.Zh, "operator-name-zh", env("DATAPORT_OPERATOR_NAME_ZH", "数据交易所"), "the operator's Chinese legal name, used at first start")
 	fs.StringVar(&c.operator.LegalName.En, "operator-name-en", env("DATAPORT_OPERATOR_NAME_EN", "Data Exchange"), "the operator's English legal name, used at first start")
 	fs.StringVar(&c.operator.USCC, "operator-uscc", getenv("DATAPORT_OPERATOR_USCC"), "the operator's unified social credit code, used at first start")
@@ -153,6 +167,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	if c.badWitness != nil {
+		return fmt.Errorf("DATAPORT_WITNESSES: %w", c.badWitness)
+	}
 	if withDemo && c.operator.USCC == "" {
 		c.operator = demo.Operator()
 	}
@@ -171,6 +188,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	ledgerLog.SetWitnesses(c.witnesses)
 	integrating, stopIntegrating := context.WithCancel(context.WithoutCancel(ctx))
 	integrated := make(chan struct{})
 	go func() {

@@ -15,7 +15,7 @@ import (
 )
 
 const verifyUsage = `Usage:
-  dataport verify -key VKEY [-entries] [-since FILE] URL|DIR
+  dataport verify -key VKEY [-entries] [-since FILE] [-witness WKEY ...] URL|DIR
   dataport verify -key VKEY -proof FILE [-entry FILE]
 
 Checks a C2SP tlog-tiles log — dataport's (its /log prefix) or any other — from a URL
@@ -37,6 +37,12 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	entry := fs.String("entry", "", "with -proof: the entry, when the bundle carries none")
 	save := fs.String("save", "", "write the verified checkpoint to this file, for a later -since")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	var witnesses []ledger.Witness
+	fs.Func("witness", "a witness's cosignature/v1 verifier key; the checkpoint must carry its cosignature (repeatable)", func(v string) error {
+		w, err := ledger.ParseWitnessKey(v)
+		witnesses = append(witnesses, w)
+		return err
+	})
 	// Flags may come before and after the log's location.
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,7 +94,7 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	} else if st, err := os.Stat(where); err != nil || !st.IsDir() {
 		return fmt.Errorf("verify: %s is neither an http(s) URL nor a directory", where)
 	}
-	opts := ledger.VerifyOptions{Key: *key, Entries: *entries,
+	opts := ledger.VerifyOptions{Key: *key, Entries: *entries, Witnesses: witnesses,
 		Progress: func(format string, a ...any) { fmt.Fprintf(stdout, format+"\n", a...) }}
 	if *since != "" {
 		b, err := os.ReadFile(*since)
