@@ -41,9 +41,9 @@ type committer struct {
 	closing sync.RWMutex
 	closed  bool
 	once    sync.Once
-	queue chan *writeRequest
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	queue   chan *writeRequest
+	stop    chan struct{}
+	wg      sync.WaitGroup
 	// The committer keeps one connection, with its prepared statements, for as
 	// long as it works; it takes a new one after an error.
 	stmts stmtCache
