@@ -22,7 +22,7 @@ import (
 )
 
 type exchange struct {
-	t        *testing.T
+	t        testing.TB
 	db       *store.DB
 	reg      *registry.Service
 	log      *ledger.Log
@@ -31,7 +31,11 @@ type exchange struct {
 	operator string // operator's API key
 }
 
-func newExchange(t *testing.T, engine store.Engine) *exchange {
+func newExchange(t *testing.T, engine store.Engine) *exchange { return newExchangeTB(t, engine) }
+
+func newExchangeB(b *testing.B) *exchange { return newExchangeTB(b, store.SQLite) }
+
+func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	t.Helper()
 	db := storetest.Open(t, engine, store.Options{})
 	reg := registry.New(db)
@@ -66,7 +70,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -123,7 +127,7 @@ func (x *exchange) count(table string) int {
 	return n
 }
 
-func wantStatus(t *testing.T, r response, status int) {
+func wantStatus(t testing.TB, r response, status int) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)

@@ -144,3 +144,37 @@ func openRaw(dsn string) (*sql.DB, error) {
 	}
 	return sql.Open("pgx", dsn)
 }
+
+// BenchmarkInclusionProof generates inclusion proofs in a log of 65,536 filings.
+func BenchmarkInclusionProof(b *testing.B) {
+	storetest.ForEachEngine(b, func(b *testing.B, engine store.Engine) {
+		db := storetest.Open(b, engine, store.Options{})
+		l, _ := openLog(b, db)
+		const size = 1 << 16
+		for done := 0; done < size; done += 8192 {
+			file(b, db, 8192)
+		}
+		for {
+			n, err := l.Integrate(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		var i atomic.Int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				seq := 1 + (i.Add(7919) % size)
+				if _, err := l.InclusionProof(context.Background(), seq, size); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "proofs/s")
+	})
+}

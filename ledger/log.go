@@ -61,6 +61,7 @@ type Log struct {
 	witnesses []Witness
 	covered   chan struct{} // closed when a new checkpoint is signed
 	hashes    hashCache
+	tiles     tileCache
 }
 
 // GenerateKey makes a new Ed25519 log key named by the log's origin, returning the
@@ -104,6 +105,7 @@ func OpenLog(ctx context.Context, db *store.DB, skey string, logger *slog.Logger
 	}
 	l := &Log{db: db, signer: signer, vkey: vkey, log: logger, kick: make(chan struct{}, 1), covered: make(chan struct{})}
 	l.hashes.init(1 << 20)
+	l.tiles.max = 64 << 20
 	err = db.Read(ctx, func(tx *store.Tx) error {
 		cp, ok, err := latestCheckpoint(tx)
 		if err != nil || !ok {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/store"
@@ -139,6 +140,12 @@ func (l *Log) ReadTile(ctx context.Context, t TilePath) ([]byte, error) {
 	if !ok || !fits || need > cp.Size {
 		return nil, dataport.Errorf(op, dataport.KindNotFound, "%s is beyond the signed tree", t)
 	}
+	// Full tiles and bundles never change: serve them from memory once read.
+	if t.Full() {
+		if b, ok := l.tiles.get(t); ok {
+			return b, nil
+		}
+	}
 	var data []byte
 	err := l.db.Read(ctx, func(tx *store.Tx) error {
 		if t.Entries {
@@ -178,7 +185,36 @@ func (l *Log) ReadTile(ctx context.Context, t TilePath) ([]byte, error) {
 	if err != nil {
 		return nil, dataport.Wrap(op, err)
 	}
+	if t.Full() {
+		l.tiles.add(t, data)
+	}
 	return data, nil
+}
+
+// tileCache keeps full tiles and entry bundles, which are immutable, bounded by
+// bytes; when full it starts afresh, which only costs re-reads.
+type tileCache struct {
+	mu    sync.RWMutex
+	m     map[TilePath][]byte
+	bytes int
+	max   int
+}
+
+func (c *tileCache) get(t TilePath) ([]byte, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.m[t]
+	return b, ok
+}
+
+func (c *tileCache) add(t TilePath, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || c.bytes+len(b) > c.max {
+		c.m, c.bytes = map[TilePath][]byte{}, 0
+	}
+	c.m[t] = b
+	c.bytes += len(b)
 }
 
 // InclusionProof proves that filing seq is in the tree of the given size.
