@@ -65,11 +65,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, actor dataport.Actor, partic
 	var k APIKey
 	var token string
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := mayChangeFor(tx, op, actor, participantID); err != nil {
 			return err
-		}
-		if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
-			return notFound(op, participantID)
 		}
 		p, err := get(tx, op, participantID)
 		if err != nil {
@@ -153,11 +150,8 @@ func (s *Service) RevokeAPIKey(ctx context.Context, actor dataport.Actor, partic
 	const op = "registry.RevokeAPIKey"
 	var k APIKey
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := mayChangeFor(tx, op, actor, participantID); err != nil {
 			return err
-		}
-		if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
-			return notFound(op, participantID)
 		}
 		var err error
 		k, _, err = scanAPIKey(tx.QueryRow(selectAPIKey+` WHERE id = $1 AND participant_id = $2`, keyID, participantID))
@@ -315,11 +309,8 @@ func (s *Service) AddSigningKey(ctx context.Context, actor dataport.Actor, parti
 	const op = "registry.AddSigningKey"
 	var k SigningKey
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := mayChangeFor(tx, op, actor, participantID); err != nil {
 			return err
-		}
-		if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
-			return notFound(op, participantID)
 		}
 		if _, err := get(tx, op, participantID); err != nil {
 			return err
@@ -396,11 +387,8 @@ func (s *Service) RevokeSigningKey(ctx context.Context, actor dataport.Actor, pa
 	const op = "registry.RevokeSigningKey"
 	var k SigningKey
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := mayChangeFor(tx, op, actor, participantID); err != nil {
 			return err
-		}
-		if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
-			return notFound(op, participantID)
 		}
 		var err error
 		k, err = scanSigningKey(tx.QueryRow(selectSigningKey+` WHERE id = $1 AND participant_id = $2`, keyID, participantID))

@@ -61,6 +61,18 @@ func mayChange(tx *store.Tx, op string, actor dataport.Actor) error {
 	return nil
 }
 
+// mayChangeFor checks that actor may change things now and that they are its own
+// or it is the operator; another participant's records are not found.
+func mayChangeFor(tx *store.Tx, op string, actor dataport.Actor, participantID string) error {
+	if err := mayChange(tx, op, actor); err != nil {
+		return err
+	}
+	if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
+		return notFound(op, participantID)
+	}
+	return nil
+}
+
 // requireOperator checks that actor is the exchange operator and may change things.
 func requireOperator(tx *store.Tx, op string, actor dataport.Actor) error {
 	if err := mayChange(tx, op, actor); err != nil {
