@@ -95,15 +95,26 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 	actor.ParticipantID = strings.ToValidUTF8(actor.ParticipantID, "\uFFFD")
 	actor.KeyID = strings.ToValidUTF8(actor.KeyID, "\uFFFD")
 
-	// Take the next number. The row lock on filing_sequence is held to commit. Filing
-	// times never go backwards along the sequence, even when the clocks of several
-	// replicas disagree a little (fixed-width times compare as text).
-	var seq int64
-	var at string
-	if err := tx.QueryRow(`UPDATE filing_sequence SET last_seq = last_seq + 1,
-		last_filed_at = CASE WHEN last_filed_at > $1 THEN last_filed_at ELSE $1 END
-		WHERE id = 1 RETURNING last_seq, last_filed_at`, store.FormatTime(tx.Now())).Scan(&seq, &at); err != nil {
-		return Filing{}, dataport.Internal(op, err)
+	// Take the next number. The filings of one write group (store's group commit)
+	// are numbered in memory and written together at the group's end: one
+	// sequence update and a few multi-row inserts for the whole group. The row lock
+	// on filing_sequence, taken at the group's first filing, is held to commit, so
+	// groups of several processes queue: numbers are gap-free, and commit order is
+	// sequence order. Filing times never go backwards along the sequence, even when
+	// the clocks of several replicas disagree a little.
+	st := tx.GroupValue(stageKey{}, func() any { return &stage{} }).(*stage)
+	if !st.loaded {
+		if err := tx.QueryRowGroup(`UPDATE filing_sequence SET last_seq = last_seq WHERE id = 1
+			RETURNING last_seq, last_filed_at`).Scan(&st.last, &st.lastAt); err != nil {
+			return Filing{}, dataport.Internal(op, err)
+		}
+		st.loaded = true
+		tx.AtGroupEnd(st.write)
+	}
+	seq := st.last + 1
+	at := store.FormatTime(tx.Now())
+	if st.lastAt > at {
+		at = st.lastAt
 	}
 	filedAt, err := store.ParseTime(at)
 	if err != nil {
@@ -118,23 +129,76 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 	f := Filing{Seq: seq, FiledAt: filedAt, Actor: actor.ParticipantID, KeyID: actor.KeyID, Type: change.Type,
 		Subjects: subjects, Payload: payload, Entry: leaf, SHA256: hex.EncodeToString(sum[:])}
 
-	if _, err := tx.Exec(`INSERT INTO filings (seq, filed_at, actor, key_id, type, payload, entry, sha256)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		f.Seq, at, f.Actor, f.KeyID, f.Type, string(payload), string(leaf), f.SHA256); err != nil {
-		return Filing{}, dataport.Internal(op, err)
-	}
-	seen := map[string]bool{}
-	for _, s := range subjects {
-		if s == "" || seen[s] {
-			continue
-		}
-		seen[s] = true
-		if _, err := tx.Exec(`INSERT INTO filing_subjects (subject, seq) VALUES ($1, $2)`, s, f.Seq); err != nil {
-			return Filing{}, dataport.Internal(op, err)
-		}
-	}
+	// If the caller's transaction rolls back, so does its filing and its number.
+	last, lastAt, n := st.last, st.lastAt, len(st.filings)
+	tx.OnRollback(func() { st.last, st.lastAt, st.filings = last, lastAt, st.filings[:n] })
+	st.last, st.lastAt = seq, at
+	st.filings = append(st.filings, f)
 	tx.NoteFiling()
 	return f, nil
+}
+
+type stageKey struct{}
+
+// stage holds a write group's filings until the group's end.
+type stage struct {
+	loaded  bool
+	last    int64  // the last number handed out
+	lastAt  string // the time of the last filing
+	filings []Filing
+}
+
+// write inserts the group's filings and moves the sequence to the last of them.
+// The database checks both: a filing's number follows the greatest before it, and
+// the sequence equals the greatest filed number (migration 0007).
+func (st *stage) write(tx *store.Tx) error {
+	if len(st.filings) == 0 {
+		return nil // every filing of the group was rolled back
+	}
+	const per = 100 // rows per statement
+	for start := 0; start < len(st.filings); start += per {
+		batch := st.filings[start:min(start+per, len(st.filings))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO filings (seq, filed_at, actor, key_id, type, payload, entry, sha256) VALUES `)
+		args := make([]any, 0, 8*len(batch))
+		for i, f := range batch {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
+			args = append(args, f.Seq, store.FormatTime(f.FiledAt), f.Actor, f.KeyID, f.Type, string(f.Payload), string(f.Entry), f.SHA256)
+		}
+		if _, err := tx.ExecGroup(q.String(), args...); err != nil {
+			return fmt.Errorf("write filings: %w", err)
+		}
+		q.Reset()
+		args = args[:0]
+		k := 0
+		for _, f := range batch {
+			seen := map[string]bool{}
+			for _, s := range f.Subjects {
+				if s == "" || seen[s] {
+					continue
+				}
+				seen[s] = true
+				if k > 0 {
+					q.WriteString(", ")
+				}
+				fmt.Fprintf(&q, "($%d, $%d)", 2*k+1, 2*k+2)
+				args = append(args, s, f.Seq)
+				k++
+			}
+		}
+		if k > 0 {
+			if _, err := tx.ExecGroup(`INSERT INTO filing_subjects (subject, seq) VALUES `+q.String(), args...); err != nil {
+				return fmt.Errorf("write filing subjects: %w", err)
+			}
+		}
+	}
+	if _, err := tx.ExecGroup(`UPDATE filing_sequence SET last_seq = $1, last_filed_at = $2 WHERE id = 1`, st.last, st.lastAt); err != nil {
+		return fmt.Errorf("move the filing sequence: %w", err)
+	}
+	return nil
 }
 
 // Filter selects filings.

@@ -153,10 +153,26 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	}
 	results := make([]error, len(group))
 	committed := 0
+	g := &writeGroup{}
 	for i, r := range group {
-		results[i] = db.runInSavepoint(ctx, stx, r, i)
+		results[i] = db.runInSavepoint(ctx, stx, g, r)
 		if results[i] == nil && r.panicked == nil {
 			committed++
+		}
+	}
+	if committed > 0 {
+		end := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC(), stmts: &db.committer.stmts, group: g}
+		for _, fn := range g.atEnd {
+			if err := fn(end); err != nil {
+				err = dataport.Internal(op, err)
+				for i := range results {
+					if results[i] == nil {
+						results[i] = err
+					}
+				}
+				committed = 0
+				break
+			}
 		}
 	}
 	if committed == 0 {
@@ -190,22 +206,28 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	}
 }
 
-func (db *DB) runInSavepoint(ctx context.Context, stx *sql.Conn, r *writeRequest, i int) (err error) {
+func (db *DB) runInSavepoint(ctx context.Context, stx *sql.Conn, g *writeGroup, r *writeRequest) (err error) {
 	const op = "store.Write"
 	if err := r.ctx.Err(); err != nil {
 		return unavailable(op, err)
 	}
-	// Requests run one after another, each savepoint released or rolled back
-	// before the next, so one name serves them all (and its statements stay prepared).
-	tx := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC(), stmts: &db.committer.stmts}
-	if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-		return unavailable(op, err)
-	}
+	// The savepoint is taken lazily, before the request's first statement: work
+	// that runs no SQL of its own (a filing is staged in memory and written at the
+	// group's end) costs no savepoint. Requests run one after another, each
+	// savepoint released or rolled back before the next, so one name serves all.
+	tx := &Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC(), stmts: &db.committer.stmts, group: g}
 	rollback := func() error {
-		if _, e := tx.Exec("ROLLBACK TO SAVEPOINT w"); e != nil {
+		for i := len(tx.onRollback) - 1; i >= 0; i-- {
+			tx.onRollback[i]()
+		}
+		if !tx.savepoint {
+			return nil
+		}
+		tx.savepoint = false
+		if _, e := tx.exec("ROLLBACK TO SAVEPOINT w"); e != nil {
 			return e
 		}
-		_, e := tx.Exec("RELEASE SAVEPOINT w")
+		_, e := tx.exec("RELEASE SAVEPOINT w")
 		return e
 	}
 	defer func() {
@@ -229,10 +251,60 @@ func (db *DB) runInSavepoint(ctx context.Context, stx *sql.Conn, r *writeRequest
 		}
 		return err
 	}
-	if _, e := tx.Exec("RELEASE SAVEPOINT w"); e != nil {
-		return dataport.Internal(op, e)
+	if tx.savepoint {
+		if _, e := tx.exec("RELEASE SAVEPOINT w"); e != nil {
+			return dataport.Internal(op, e)
+		}
 	}
 	return nil
+}
+
+// group is what the requests committed together share: values a capability keeps
+// for the group (the ledger's staged filings), and work to do at its end.
+type writeGroup struct {
+	values map[any]any
+	atEnd  []func(tx *Tx) error
+}
+
+// GroupValue returns the value kept under key for the transaction group, made by
+// init the first time. A capability uses it to batch work across the requests
+// committed together; it must undo its part of a request that rolls back (see
+// OnRollback) and finish in an AtGroupEnd function.
+func (tx *Tx) GroupValue(key any, init func() any) any {
+	if tx.group == nil {
+		panic("store: GroupValue outside a write transaction")
+	}
+	if v, ok := tx.group.values[key]; ok {
+		return v
+	}
+	if tx.group.values == nil {
+		tx.group.values = map[any]any{}
+	}
+	v := init()
+	tx.group.values[key] = v
+	return v
+}
+
+// AtGroupEnd registers fn to run once the group's requests have run, before the
+// commit. An error fails every request of the group.
+func (tx *Tx) AtGroupEnd(fn func(tx *Tx) error) { tx.group.atEnd = append(tx.group.atEnd, fn) }
+
+// OnRollback registers fn to run if this request rolls back.
+func (tx *Tx) OnRollback(fn func()) { tx.onRollback = append(tx.onRollback, fn) }
+
+// ExecGroup runs a statement at the level of the group's transaction, outside the
+// request's savepoint: only for statements whose effect does not depend on the
+// request succeeding (taking a lock, say).
+func (tx *Tx) ExecGroup(query string, args ...any) (sql.Result, error) {
+	return tx.exec(query, args...)
+}
+
+// QueryRowGroup is ExecGroup for a query.
+func (tx *Tx) QueryRowGroup(query string, args ...any) *sql.Row {
+	if st := tx.stmt(query); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
 }
 
 // dropConn gives the committer's connection back, after an error or at the end.

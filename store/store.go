@@ -186,12 +186,15 @@ func (db *DB) Close() error {
 
 // Tx is a transaction in progress. Its methods use the context it was begun with.
 type Tx struct {
-	stmts *stmtCache // the committer's prepared statements; nil in read transactions
-	ctx   context.Context
-	tx    queryer // a *sql.Tx, or the committer's *sql.Conn inside BEGIN … COMMIT
-	db    *DB
-	now   time.Time
-	filed int
+	group      *writeGroup // the write group; nil in read transactions
+	savepoint  bool        // the request's savepoint is open
+	onRollback []func()
+	stmts      *stmtCache // the committer's prepared statements; nil in read transactions
+	ctx        context.Context
+	tx         queryer // a *sql.Tx, or the committer's *sql.Conn inside BEGIN … COMMIT
+	db         *DB
+	now        time.Time
+	filed      int
 }
 
 // Context is the context the transaction runs in.
@@ -204,8 +207,27 @@ func (tx *Tx) Engine() Engine { return tx.db.engine }
 // that every record and filing it writes carries the same time.
 func (tx *Tx) Now() time.Time { return tx.now }
 
+// begin opens the request's savepoint before its first statement.
+func (tx *Tx) begin() error {
+	if tx.group == nil || tx.savepoint {
+		return nil
+	}
+	if _, err := tx.exec("SAVEPOINT w"); err != nil {
+		return err
+	}
+	tx.savepoint = true
+	return nil
+}
+
 // Exec runs a statement.
 func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	if err := tx.begin(); err != nil {
+		return nil, err
+	}
+	return tx.exec(query, args...)
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if st := tx.stmt(query); st != nil {
 		return st.ExecContext(tx.ctx, args...)
 	}
@@ -214,6 +236,9 @@ func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
 
 // Query runs a query.
 func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	if err := tx.begin(); err != nil {
+		return nil, err
+	}
 	if st := tx.stmt(query); st != nil {
 		return st.QueryContext(tx.ctx, args...)
 	}
@@ -222,6 +247,11 @@ func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 
 // QueryRow runs a query expected to return at most one row.
 func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	if err := tx.begin(); err != nil {
+		// *sql.Row carries no error of its own making: run a query that fails the
+		// same way, by asking a connection that is not usable.
+		return tx.tx.QueryRowContext(canceled, "SELECT 1")
+	}
 	if st := tx.stmt(query); st != nil {
 		return st.QueryRowContext(tx.ctx, args...)
 	}
@@ -241,6 +271,12 @@ func (tx *Tx) stmt(query string) *sql.Stmt {
 	}
 	return st
 }
+
+var canceled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // queryer is what a transaction's statements run on.
 type queryer interface {

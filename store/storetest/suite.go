@@ -45,7 +45,7 @@ func scratch(t *testing.T, db *store.DB) {
 		if _, err := tx.Exec(`CREATE TABLE scratch (id TEXT PRIMARY KEY, note TEXT NOT NULL)`); err != nil {
 			return err
 		}
-		_, err := ledger.File(tx, testActor, ledger.Change{Type: "storetest.setup", Payload: map[string]any{}})
+		_, err := ledger.File(tx, testActor, ledger.Change{Type: "storetest.setup", Subjects: []string{"storetest"}, Payload: map[string]any{}})
 		return err
 	})
 	if err != nil {
@@ -166,6 +166,7 @@ func testAppendOnly(t *testing.T, open Opener) {
 		`UPDATE filing_sequence SET last_seq = 0`,
 		`UPDATE filing_sequence SET last_seq = last_seq + 5`,
 		`DELETE FROM filing_sequence`,
+		`INSERT INTO filings (seq, filed_at, actor, key_id, type, payload, entry, sha256) VALUES (99, '', '', '', '', '{}', '{}', '')`,
 	} {
 		err := db.Write(context.Background(), func(tx *store.Tx) error {
 			if _, err := ledger.File(tx, testActor, ledger.Change{Type: "storetest.tamper", Subjects: []string{"x"}, Payload: map[string]string{}}); err != nil {
