@@ -1,11 +1,13 @@
 package api
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -64,6 +66,15 @@ func (s *Server) logTile(w http.ResponseWriter, r *http.Request) {
 	// Tiles and entry bundles never change once served: a partial tile is the
 	// prefix of its full tile, and its path names its width.
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.Header().Add("Vary", "Accept-Encoding")
+	// C2SP tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer.
+	if t.Entries && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write(data)
+		zw.Close()
+		return
+	}
 	w.Write(data)
 }
 

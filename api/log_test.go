@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -192,4 +194,30 @@ func TestWitnessCosignatureEndpoint(t *testing.T) {
 	}
 	wantProblem(t, x.do("POST", "/log/cosignature", "", string(c)), http.StatusBadRequest, "")
 	wantProblem(t, x.do("POST", "/log/cosignature", "", strings.Repeat("x", 70<<10)), http.StatusRequestEntityTooLarge, "")
+}
+
+func TestEntryBundlesAreCompressed(t *testing.T) {
+	x := newExchange(t, store.SQLite)
+	x.do("GET", fmt.Sprintf("/api/v1/filings/%d?wait=10", x.filed()), x.operator, nil)
+	cp, _ := x.log.Latest()
+	path := fmt.Sprintf("/log/tile/entries/000.p/%d", cp.Size)
+	req, _ := http.NewRequest("GET", x.srv.URL+path, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding %q", res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(zr)
+	plain := x.do("GET", path, "", nil) // Go's client asks for gzip and undoes it itself
+	if string(got) != string(plain.body) || len(got) == 0 {
+		t.Fatal("the compressed bundle differs from the plain one")
+	}
 }
