@@ -181,6 +181,9 @@ type consistencyOutput struct {
 }
 
 func (s *Server) consistency(ctx context.Context, in *consistencyInput) (*consistencyOutput, error) {
+	if actorOf(ctx).Anonymous() {
+		return nil, s.problem(dataport.Errorf("api.consistency", dataport.KindUnauthorized, "authentication required"))
+	}
 	cp, ok := s.Log.Latest()
 	if !ok {
 		return nil, s.problem(dataport.Errorf("api.consistency", dataport.KindNotFound, "the log has no checkpoint yet"))
