@@ -184,6 +184,22 @@ func (db *DB) commitGroup(group []*writeRequest) {
 		}
 		return
 	}
+	// PostgreSQL answers COMMIT of a transaction that an error aborted with a
+	// silent ROLLBACK, not an error: ask it first whether the transaction still
+	// stands, so that nothing is acknowledged that was not committed.
+	if db.engine == Postgres {
+		if _, err := stx.ExecContext(ctx, "SELECT 1"); err != nil {
+			stx.ExecContext(ctx, "ROLLBACK")
+			err = dataport.Internal(op, fmt.Errorf("the group's transaction was aborted: %w", err))
+			for i, r := range group {
+				if results[i] == nil {
+					results[i] = err
+				}
+				r.done <- results[i]
+			}
+			return
+		}
+	}
 	if _, err := stx.ExecContext(ctx, "COMMIT"); err != nil {
 		// The outcome of a failed COMMIT is unknown to us; roll back what may be
 		// left open and start afresh on a new connection.

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("UniqueViolation", func(t *testing.T) { testUnique(t, open) })
 	t.Run("PlaceholdersAndText", func(t *testing.T) { testPlaceholders(t, open) })
 	t.Run("ListBySubjectAndType", func(t *testing.T) { testList(t, open) })
+	t.Run("AcknowledgedMeansCommitted", func(t *testing.T) { testAcknowledged(t, open) })
 }
 
 // scratch creates a table for the suite's own rows, filed like any change.
@@ -442,4 +443,28 @@ func testList(t *testing.T, open Opener) {
 	check(ledger.Filter{Subject: "p1"}, 1, 2)
 	check(ledger.Filter{Subject: "p2", Type: "storetest.a"}, 3)
 	check(ledger.Filter{After: 1, Limit: 1}, 2)
+}
+
+// testAcknowledged makes a statement fail at the level of the group's transaction
+// (which aborts it on PostgreSQL, not on SQLite) and checks that the answer matches
+// what is stored: an acknowledged write is there, a failed one is not.
+func testAcknowledged(t *testing.T, open Opener) {
+	db := open(t, store.Options{})
+	err := db.Write(context.Background(), func(tx *store.Tx) error {
+		tx.ExecGroup(`INSERT INTO no_such_table VALUES (1)`) // fails; the error is ignored
+		_, err := ledger.File(tx, testActor, ledger.Change{Type: "storetest.added", Payload: map[string]string{}})
+		return err
+	})
+	n := count(t, db, `SELECT COUNT(*) FROM filings`)
+	if (err == nil) != (n == 1) {
+		t.Fatalf("write answered %v, but %d filings are stored", err, n)
+	}
+	// The committer recovers: the next write goes through.
+	err = db.Write(context.Background(), func(tx *store.Tx) error {
+		_, err := ledger.File(tx, testActor, ledger.Change{Type: "storetest.added", Payload: map[string]string{}})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the write after: %v", err)
+	}
 }
