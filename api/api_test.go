@@ -15,6 +15,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -55,7 +56,7 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); lg.Run(ctx, 50*time.Millisecond) }()
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, nil), Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token}
 }
@@ -408,4 +409,39 @@ func mustUSCC(first17 string) string {
 		panic(err)
 	}
 	return c
+}
+
+func TestProductEndpoints(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		id, key := x.createWithKey(with(tencent, "roles", []string{"supplier"}))
+		details := map[string]any{
+			"type": "dataset", "title": map[string]any{"zh": "小微企业信用评分", "en": "SME credit scoring"},
+			"summary": map[string]any{"en": "Credit scores"}, "category": "finance", "delivery_modes": []string{"api"},
+			"scenarios": []string{"credit risk"}, "source": "enterprise", "grade": "general", "sublevel": 2,
+			"pi_subjects": 0, "sensitive_pi_subjects": 0, "origin_jurisdiction": "CN",
+			"rights":      map[string]any{"holding": true, "processing_use": true, "product_operation": false},
+			"price_plans": []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": 500000, "currency": "CNY"}}},
+			"attachments": []any{map[string]any{"kind": "compliance_report", "sha256": strings.Repeat("cd", 32)}},
+		}
+		products := x.count("products")
+		bad := map[string]any{"supplier_id": id, "details": with(details, "price_plans", []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": -5, "currency": "CNY"}}})}
+		wantProblem(t, x.do("POST", "/api/v1/products", key, bad), http.StatusBadRequest, "details.price_plans[0].price.amount")
+		frac := map[string]any{"supplier_id": id, "details": with(details, "price_plans", []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": 12.5, "currency": "CNY"}}})}
+		wantProblem(t, x.do("POST", "/api/v1/products", key, frac), http.StatusBadRequest, "details.price_plans[0].price.amount")
+		wantProblem(t, x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": with(details, "type", "spreadsheet")}), http.StatusBadRequest, "details.type")
+		if x.count("products") != products {
+			t.Fatal("bad input created a product")
+		}
+		r := x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": details})
+		wantStatus(t, r, http.StatusCreated)
+		pid := r.json(t)["id"].(string)
+		wantProblem(t, x.do("POST", "/api/v1/products/"+pid+"/approve", x.operator, nil), http.StatusConflict, "")
+		for _, step := range []struct{ path, key string }{{"submit", key}, {"review", x.operator}, {"approve", x.operator}} {
+			wantStatus(t, x.do("POST", "/api/v1/products/"+pid+"/"+step.path, step.key, nil), http.StatusOK)
+		}
+		got := x.do("GET", "/api/v1/products/"+pid, key, nil).json(t)
+		if got["status"] != "listed" || !strings.HasPrefix(got["registration_number"].(string), "DP-") {
+			t.Fatalf("product: %v", got)
+		}
+	})
 }

@@ -40,6 +40,19 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "list-signing-keys", "/api/v1/participants/{id}/signing-keys", "List a participant's public signing keys", "registry", s.listSigningKeys)
 	register(s, http.MethodDelete, "revoke-signing-key", "/api/v1/participants/{id}/signing-keys/{key_id}", "Revoke a signing key", "registry", s.revokeSigningKey)
 
+	// Catalog: data products and the listing workflow (上架).
+	register(s, http.MethodPost, "create-product", "/api/v1/products", "Create a draft product (a domestic supplier for itself; an agent for a foreign supplier, R22)", "catalog", s.createProduct, created)
+	get(s, "get-product", "/api/v1/products/{id}", "Read a product (its parties and the operator: any state; others: listed only)", "catalog", s.getProduct)
+	register(s, http.MethodPut, "revise-product", "/api/v1/products/{id}/details", "Revise a draft or rejected product: a new revision", "catalog", s.reviseProduct)
+	get(s, "product-revisions", "/api/v1/products/{id}/revisions", "Every revision of a product", "catalog", s.productRevisions)
+	register(s, http.MethodPost, "submit-product", "/api/v1/products/{id}/submit", "Submit for review (R20: compliance report and use scenario required)", "catalog", s.submitProduct)
+	register(s, http.MethodPost, "review-product", "/api/v1/products/{id}/review", "Start the review (operator)", "catalog", s.reviewProduct)
+	register(s, http.MethodPost, "approve-product", "/api/v1/products/{id}/approve", "List the product: registration number and filed certificate (operator)", "catalog", s.approveProduct)
+	register(s, http.MethodPost, "reject-product", "/api/v1/products/{id}/reject", "Reject with reasons (operator)", "catalog", s.rejectProduct)
+	register(s, http.MethodPost, "suspend-product", "/api/v1/products/{id}/suspend", "Suspend a listed product (operator)", "catalog", s.suspendProduct)
+	register(s, http.MethodPost, "resume-product", "/api/v1/products/{id}/resume", "List a suspended product again (operator)", "catalog", s.resumeProduct)
+	register(s, http.MethodPost, "delist-product", "/api/v1/products/{id}/delist", "Delist a product (its supplier or agent, or the operator)", "catalog", s.delistProduct)
+
 	// Ledger: filings (交易備案).
 	get(s, "list-filings", "/api/v1/filings", "List filings (operator and regulators: all; others: those about themselves)", "ledger", s.listFilings)
 	get(s, "get-filing", "/api/v1/filings/{seq}", "Read one filing with its canonical entry and a C2SP tlog-proof of its inclusion", "ledger", s.getFiling)

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -26,6 +27,7 @@ import (
 type Deps struct {
 	DB       *store.DB
 	Registry *registry.Service
+	Catalog  *catalog.Service
 	Filings  *ledger.Reader
 	Log      *ledger.Log
 	Logger   *slog.Logger

@@ -23,3 +23,6 @@ var iso3166 = func() map[string]bool {
 
 // isCountry reports whether code is an officially assigned ISO 3166-1 alpha-2 code.
 func isCountry(code string) bool { return iso3166[code] }
+
+// IsCountry reports whether code is an officially assigned ISO 3166-1 alpha-2 code.
+func IsCountry(code string) bool { return iso3166[code] }

@@ -648,3 +648,9 @@ func filed(p Participant) filedParticipant {
 func (s *Service) Active(ctx context.Context, participantID string) error {
 	return s.db.Read(ctx, func(tx *store.Tx) error { return CheckActive(tx, participantID) })
 }
+
+// Participant reads a participant inside another capability's transaction, for the
+// checks that capability makes (kind, roles, whitelist, KYC, status).
+func (s *Service) Participant(tx *store.Tx, id string) (Participant, error) {
+	return get(tx, "registry.Participant", id)
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
@@ -227,7 +228,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			DB: db, Registry: reg, Catalog: catalog.New(db, reg, nil), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+
+	"github.com/dataport/dataport/catalog"
+)
+
+type productOutput struct {
+	Location string `header:"Location"`
+	Body     catalog.Product
+}
+
+func (s *Server) product(p catalog.Product, err error) (*productOutput, error) {
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &productOutput{Body: p}, nil
+}
+
+type createProductInput struct {
+	Body catalog.NewProduct
+}
+
+func (s *Server) createProduct(ctx context.Context, in *createProductInput) (*productOutput, error) {
+	out, err := s.product(s.Catalog.Create(ctx, actorOf(ctx), in.Body))
+	if out != nil {
+		out.Location = "/api/v1/products/" + out.Body.ID
+	}
+	return out, err
+}
+
+type productPath struct {
+	ID string `path:"id" doc:"product id"`
+}
+
+func (s *Server) getProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.Get(ctx, actorOf(ctx), in.ID))
+}
+
+type reviseProductInput struct {
+	ID   string `path:"id" doc:"product id"`
+	Body catalog.Details
+}
+
+func (s *Server) reviseProduct(ctx context.Context, in *reviseProductInput) (*productOutput, error) {
+	return s.product(s.Catalog.Revise(ctx, actorOf(ctx), in.ID, in.Body))
+}
+
+type revisionsOutput struct {
+	Body struct {
+		Items []catalog.Revision `json:"items"`
+	}
+}
+
+func (s *Server) productRevisions(ctx context.Context, in *productPath) (*revisionsOutput, error) {
+	rs, err := s.Catalog.Revisions(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &revisionsOutput{}
+	out.Body.Items = append([]catalog.Revision{}, rs...)
+	return out, nil
+}
+
+func (s *Server) submitProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.Submit(ctx, actorOf(ctx), in.ID))
+}
+
+func (s *Server) reviewProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.StartReview(ctx, actorOf(ctx), in.ID))
+}
+
+func (s *Server) approveProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.Approve(ctx, actorOf(ctx), in.ID))
+}
+
+type rejectProductInput struct {
+	ID   string `path:"id" doc:"product id"`
+	Body struct {
+		Reasons []string `json:"reasons" minItems:"1" maxItems:"50" doc:"why the product is not listed; shown to its supplier"`
+	}
+}
+
+func (s *Server) rejectProduct(ctx context.Context, in *rejectProductInput) (*productOutput, error) {
+	return s.product(s.Catalog.Reject(ctx, actorOf(ctx), in.ID, in.Body.Reasons))
+}
+
+type suspendProductInput struct {
+	ID   string `path:"id" doc:"product id"`
+	Body struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"1000"`
+	}
+}
+
+func (s *Server) suspendProduct(ctx context.Context, in *suspendProductInput) (*productOutput, error) {
+	return s.product(s.Catalog.Suspend(ctx, actorOf(ctx), in.ID, in.Body.Reason))
+}
+
+func (s *Server) resumeProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.Resume(ctx, actorOf(ctx), in.ID))
+}
+
+func (s *Server) delistProduct(ctx context.Context, in *productPath) (*productOutput, error) {
+	return s.product(s.Catalog.Delist(ctx, actorOf(ctx), in.ID))
+}

@@ -1,0 +1,551 @@
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+	"github.com/gowebpki/jcs"
+)
+
+// Participants is what the catalog needs of the registry.
+type Participants interface {
+	Participant(tx *store.Tx, id string) (registry.Participant, error)
+}
+
+// AgencyCheck decides whether agent may act for a foreign supplier's product (R22).
+// The default asks for a domestic agent that is whitelisted, KYC-verified and
+// active; the compliance capability adds the exchange-certified agency contract.
+type AgencyCheck func(tx *store.Tx, now time.Time, agent, supplier registry.Participant) error
+
+// DefaultAgencyCheck is R22 without the agency contract.
+func DefaultAgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Participant) error {
+	const op = "catalog.AgencyCheck"
+	switch {
+	case !agent.Has(dataport.RoleAgent) || agent.Kind != registry.Domestic:
+		return dataport.Errorf(op, dataport.KindForbidden, "R22: a foreign supplier's products are listed through a domestic agent")
+	case !agent.Whitelisted(now):
+		return dataport.Errorf(op, dataport.KindForbidden, "R22: the agent is not on the cross-border whitelist")
+	case agent.KYC.Status != registry.KYCVerified:
+		return dataport.Errorf(op, dataport.KindForbidden, "R22: the agent's KYC is not verified")
+	}
+	return registry.CheckActive(tx, agent.ID)
+}
+
+// Service is the catalog.
+type Service struct {
+	db     *store.DB
+	reg    Participants
+	agency AgencyCheck
+}
+
+// New returns the catalog over db.
+func New(db *store.DB, reg Participants, agency AgencyCheck) *Service {
+	if agency == nil {
+		agency = DefaultAgencyCheck
+	}
+	return &Service{db: db, reg: reg, agency: agency}
+}
+
+// NewProduct starts a product as a draft.
+type NewProduct struct {
+	SupplierID string  `json:"supplier_id" doc:"the supplier; for a foreign supplier, the calling agent acts for it"`
+	Details    Details `json:"details"`
+}
+
+// Create makes a draft product at revision 1. A domestic supplier creates its own; a
+// foreign supplier's product is created by the domestic agent acting for it (R22).
+func (s *Service) Create(ctx context.Context, actor dataport.Actor, n NewProduct) (Product, error) {
+	const op = "catalog.Create"
+	var p Product
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := mayChange(tx, op, actor); err != nil {
+			return err
+		}
+		supplier, err := s.reg.Participant(tx, n.SupplierID)
+		if err != nil {
+			if dataport.KindOf(err) == dataport.KindNotFound {
+				return dataport.Invalid(op, dataport.FieldProblem{Field: "supplier_id", Message: "no such participant"})
+			}
+			return err
+		}
+		if !supplier.Has(dataport.RoleSupplier) {
+			return dataport.Invalid(op, dataport.FieldProblem{Field: "supplier_id", Message: "the participant is not a supplier"})
+		}
+		if err := registry.CheckActive(tx, supplier.ID); err != nil {
+			return dataport.Wrap(op, err)
+		}
+		agentID := ""
+		switch {
+		case supplier.Kind == registry.Foreign:
+			agent, err := s.reg.Participant(tx, actor.ParticipantID)
+			if err != nil {
+				return err
+			}
+			if !actor.Has(dataport.RoleAgent) {
+				return dataport.Errorf(op, dataport.KindForbidden, "R22: a foreign supplier's products are created by the domestic agent acting for it")
+			}
+			if err := s.agency(tx, tx.Now(), agent, supplier); err != nil {
+				return dataport.Wrap(op, err)
+			}
+			agentID = agent.ID
+		case actor.ParticipantID != supplier.ID || !actor.Has(dataport.RoleSupplier):
+			return dataport.Errorf(op, dataport.KindForbidden, "a domestic supplier lists its own products")
+		}
+		var problems dataport.Problems
+		n.Details.validate(&problems)
+		for i := range problems { // the details sit under "details" in a new product
+			problems[i].Field = "details." + problems[i].Field
+		}
+		if err := problems.Err(op); err != nil {
+			return err
+		}
+		now := tx.Now()
+		p = Product{ID: dataport.NewID("prd"), SupplierID: supplier.ID, AgentID: agentID, Status: Draft,
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		if _, err := tx.Exec(`INSERT INTO products (id, supplier_id, agent_id, status, latest_revision, listed_revision,
+			registration_number, registered_at, review_reasons, suspended_reason, suspended_by, suspended_at,
+			created_at, updated_at, version) VALUES ($1, $2, $3, 'draft', 0, 0, NULL, '', '[]', '', '', '', $4, $4, 1)`,
+			p.ID, p.SupplierID, nullable(agentID), store.FormatTime(now)); err != nil {
+			return dataport.Internal(op, err)
+		}
+		if err := s.addRevision(tx, op, actor, &p, n.Details); err != nil {
+			return err
+		}
+		return file(tx, actor, "product.created", p, nil)
+	})
+	return p, err
+}
+
+// Revise replaces a draft's or a rejected product's details with a new revision; a
+// rejected product becomes a draft again.
+func (s *Service) Revise(ctx context.Context, actor dataport.Actor, id string, d Details) (Product, error) {
+	const op = "catalog.Revise"
+	return s.change(ctx, op, actor, id, byManager, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != Draft && p.Status != Rejected {
+			return "", nil, conflict(op, p, "only a draft or a rejected product is revised; a listed product is delisted first")
+		}
+		var problems dataport.Problems
+		d.validate(&problems)
+		if err := problems.Err(op); err != nil {
+			return "", nil, err
+		}
+		if err := s.addRevision(tx, op, actor, p, d); err != nil {
+			return "", nil, err
+		}
+		p.Status, p.ReviewReasons = Draft, nil
+		return "product.revised", nil, nil
+	})
+}
+
+// Submit sends the latest revision to the operator's review (R20 checked here).
+func (s *Service) Submit(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.Submit"
+	return s.change(ctx, op, actor, id, byManager, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != Draft {
+			return "", nil, conflict(op, p, "only a draft is submitted")
+		}
+		var problems dataport.Problems
+		p.Details.readyForReview(&problems)
+		if err := problems.Err(op); err != nil {
+			return "", nil, err
+		}
+		if err := s.checkParties(tx, op, p); err != nil {
+			return "", nil, err
+		}
+		p.Status = Submitted
+		return "product.submitted", nil, nil
+	})
+}
+
+// StartReview takes a submitted product into review. Operator only.
+func (s *Service) StartReview(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.StartReview"
+	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != Submitted {
+			return "", nil, conflict(op, p, "only a submitted product goes into review")
+		}
+		p.Status = UnderReview
+		return "product.review_started", nil, nil
+	})
+}
+
+// Reject ends a review with the reasons. Operator only.
+func (s *Service) Reject(ctx context.Context, actor dataport.Actor, id string, reasons []string) (Product, error) {
+	const op = "catalog.Reject"
+	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		var rs []string
+		for _, r := range reasons {
+			if r = strings.TrimSpace(r); r != "" {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			return "", nil, dataport.Invalid(op, dataport.FieldProblem{Field: "reasons", Message: "say why the product is rejected"})
+		}
+		if p.Status != UnderReview {
+			return "", nil, conflict(op, p, "only a product under review is rejected")
+		}
+		p.Status, p.ReviewReasons = Rejected, rs
+		return "product.rejected", map[string]any{"reasons": rs}, nil
+	})
+}
+
+// Certificate is the registration certificate (登記證書) of a listed product: what was
+// listed, when and by whom. It is filed, so anyone can check it against the log.
+type Certificate struct {
+	RegistrationNumber string             `json:"registration_number"`
+	ProductID          string             `json:"product_id"`
+	Revision           int64              `json:"revision"`
+	DetailsSHA256      string             `json:"details_sha256"`
+	Title              dataport.Bilingual `json:"title"`
+	SupplierID         string             `json:"supplier_id"`
+	AgentID            string             `json:"agent_id,omitempty"`
+	ListedAt           string             `json:"listed_at"`
+	Issuer             string             `json:"issuer" doc:"the exchange operator"`
+}
+
+// Approve lists a product under review, issuing its registration number at the first
+// listing and filing the certificate. Operator only.
+func (s *Service) Approve(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.Approve"
+	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != UnderReview {
+			return "", nil, conflict(op, p, "only a product under review is listed")
+		}
+		if err := s.checkParties(tx, op, p); err != nil {
+			return "", nil, err
+		}
+		if p.RegistrationNumber == "" {
+			n, err := nextRegistration(tx, tx.Now())
+			if err != nil {
+				return "", nil, dataport.Internal(op, err)
+			}
+			p.RegistrationNumber, p.RegisteredAt = n, tx.Now()
+		}
+		p.Status, p.ListedRevision, p.ReviewReasons = Listed, p.LatestRevision, nil
+		cert := Certificate{RegistrationNumber: p.RegistrationNumber, ProductID: p.ID, Revision: p.ListedRevision,
+			DetailsSHA256: p.DetailsSHA256, Title: p.Details.Title, SupplierID: p.SupplierID, AgentID: p.AgentID,
+			ListedAt: store.FormatTime(tx.Now()), Issuer: actor.ParticipantID}
+		return "product.listed", map[string]any{"certificate": cert}, nil
+	})
+}
+
+// Suspend takes a listed product off the shelf at once. Operator only.
+func (s *Service) Suspend(ctx context.Context, actor dataport.Actor, id, reason string) (Product, error) {
+	const op = "catalog.Suspend"
+	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if reason = strings.TrimSpace(reason); reason == "" {
+			return "", nil, dataport.Invalid(op, dataport.FieldProblem{Field: "reason", Message: "say why"})
+		}
+		if p.Status != Listed {
+			return "", nil, conflict(op, p, "only a listed product is suspended")
+		}
+		p.Status, p.Suspension = Suspended, &ListingSuspension{Reason: reason, By: actor.ParticipantID, At: tx.Now()}
+		return "product.suspended", map[string]any{"reason": reason}, nil
+	})
+}
+
+// Resume lists a suspended product again. Operator only.
+func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.Resume"
+	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != Suspended {
+			return "", nil, conflict(op, p, "only a suspended product is resumed")
+		}
+		p.Status, p.Suspension = Listed, nil
+		return "product.resumed", nil, nil
+	})
+}
+
+// Delist takes a listed product off the exchange for good (its supplier or agent, or
+// the operator).
+func (s *Service) Delist(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.Delist"
+	return s.change(ctx, op, actor, id, byManagerOrOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
+		if p.Status != Listed && p.Status != Suspended {
+			return "", nil, conflict(op, p, "only a listed or suspended product is delisted")
+		}
+		p.Status, p.Suspension = Delisted, nil
+		return "product.delisted", nil, nil
+	})
+}
+
+func conflict(op string, p *Product, why string) error {
+	return dataport.Errorf(op, dataport.KindConflict, "product %s is %s: %s", p.ID, p.Status, why)
+}
+
+// checkParties: the supplier, and the agent acting for a foreign supplier, may act.
+func (s *Service) checkParties(tx *store.Tx, op string, p *Product) error {
+	if err := registry.CheckActive(tx, p.SupplierID); err != nil {
+		return dataport.Wrap(op, err)
+	}
+	if p.AgentID == "" {
+		return nil
+	}
+	supplier, err := s.reg.Participant(tx, p.SupplierID)
+	if err != nil {
+		return err
+	}
+	agent, err := s.reg.Participant(tx, p.AgentID)
+	if err != nil {
+		return err
+	}
+	return dataport.Wrap(op, s.agency(tx, tx.Now(), agent, supplier))
+}
+
+type who int
+
+const (
+	byManager who = iota
+	byOperator
+	byManagerOrOperator
+)
+
+// change runs one workflow step: checks the actor, loads the product, lets fn change
+// it, stores it and files fn's event with the product's new state.
+func (s *Service) change(ctx context.Context, op string, actor dataport.Actor, id string, allowed who,
+	fn func(tx *store.Tx, p *Product) (string, map[string]any, error)) (Product, error) {
+	var p Product
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := mayChange(tx, op, actor); err != nil {
+			return err
+		}
+		var err error
+		if p, err = get(tx, op, id, 0); err != nil {
+			return err
+		}
+		manager := actor.ParticipantID == p.SupplierID && p.AgentID == "" || actor.ParticipantID == p.AgentID && p.AgentID != ""
+		operator := actor.Has(dataport.RoleOperator)
+		switch {
+		case allowed == byOperator && !operator, allowed == byManager && !manager, allowed == byManagerOrOperator && !manager && !operator:
+			if !manager && !operator && !canRead(actor, &p) {
+				return notFound(op, id)
+			}
+			return dataport.Errorf(op, dataport.KindForbidden, "not yours to do")
+		}
+		event, extra, err := fn(tx, &p)
+		if err != nil {
+			return dataport.Wrap(op, err)
+		}
+		p.UpdatedAt, p.Version = tx.Now(), p.Version+1
+		reasons, _ := json.Marshal(p.ReviewReasons)
+		if p.ReviewReasons == nil {
+			reasons = []byte("[]")
+		}
+		var sr, sb, sa string
+		if p.Suspension != nil {
+			sr, sb, sa = p.Suspension.Reason, p.Suspension.By, store.FormatTime(p.Suspension.At)
+		}
+		if _, err := tx.Exec(`UPDATE products SET status = $2, latest_revision = $3, listed_revision = $4,
+			registration_number = $5, registered_at = $6, review_reasons = $7, suspended_reason = $8,
+			suspended_by = $9, suspended_at = $10, updated_at = $11, version = $12 WHERE id = $1`,
+			p.ID, string(p.Status), p.LatestRevision, p.ListedRevision, nullable(p.RegistrationNumber),
+			store.FormatTime(p.RegisteredAt), string(reasons), sr, sb, sa, store.FormatTime(p.UpdatedAt), p.Version); err != nil {
+			return dataport.Internal(op, err)
+		}
+		return file(tx, actor, event, p, extra)
+	})
+	return p, err
+}
+
+func mayChange(tx *store.Tx, op string, actor dataport.Actor) error {
+	if actor.Anonymous() {
+		return dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	if actor.IsSystem() {
+		return nil
+	}
+	return dataport.Wrap(op, registry.CheckActive(tx, actor.ParticipantID))
+}
+
+// file files a catalog event. The filing names the product, its supplier and agent,
+// and carries the revision's hash, not the details: those can exceed a log entry.
+func file(tx *store.Tx, actor dataport.Actor, event string, p Product, extra map[string]any) error {
+	payload := map[string]any{"product_id": p.ID, "status": p.Status, "revision": p.LatestRevision,
+		"details_sha256": p.DetailsSHA256, "supplier_id": p.SupplierID}
+	if p.AgentID != "" {
+		payload["agent_id"] = p.AgentID
+	}
+	if p.RegistrationNumber != "" {
+		payload["registration_number"] = p.RegistrationNumber
+	}
+	for k, v := range extra {
+		payload[k] = v
+	}
+	subjects := []string{p.ID, p.SupplierID}
+	if p.AgentID != "" {
+		subjects = append(subjects, p.AgentID)
+	}
+	_, err := ledger.File(tx, actor, ledger.Change{Type: event, Subjects: subjects, Payload: payload})
+	return err
+}
+
+// addRevision stores details as the product's next revision.
+func (s *Service) addRevision(tx *store.Tx, op string, actor dataport.Actor, p *Product, d Details) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	canon, err := jcs.Transform(raw)
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	sum := sha256.Sum256(canon)
+	p.LatestRevision++
+	p.Details, p.DetailsSHA256, p.Revision = d, hex.EncodeToString(sum[:]), p.LatestRevision
+	if _, err := tx.Exec(`INSERT INTO product_revisions (product_id, revision, details, sha256, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6)`, p.ID, p.LatestRevision, string(canon), p.DetailsSHA256,
+		store.FormatTime(tx.Now()), actor.ParticipantID); err != nil {
+		return dataport.Internal(op, err)
+	}
+	_, err = tx.Exec(`UPDATE products SET latest_revision = $2 WHERE id = $1`, p.ID, p.LatestRevision)
+	return dataport.Wrap(op, err)
+}
+
+// nextRegistration issues the next registration number of the year (China time):
+// DP-2026-000123.
+func nextRegistration(tx *store.Tx, now time.Time) (string, error) {
+	year := now.In(time.FixedZone("CST", 8*3600)).Year()
+	if _, err := tx.Exec(`INSERT INTO registration_sequence (year, last) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING`, year); err != nil {
+		return "", err
+	}
+	var n int64
+	if err := tx.QueryRow(`UPDATE registration_sequence SET last = last + 1 WHERE year = $1 RETURNING last`, year).Scan(&n); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("DP-%d-%06d", year, n), nil
+}
+
+// canRead: the operator, regulators, the supplier and its agent see a product in
+// every state; everyone else only while it is listed and its parties are active.
+func canRead(actor dataport.Actor, p *Product) bool {
+	return actor.Has(dataport.RoleOperator, dataport.RoleRegulator) ||
+		actor.ParticipantID == p.SupplierID || (p.AgentID != "" && actor.ParticipantID == p.AgentID)
+}
+
+func notFound(op, id string) error {
+	return dataport.Errorf(op, dataport.KindNotFound, "no product %s", id)
+}
+
+// Get returns a product as the actor may see it: its parties and the operator see
+// the latest revision in any state; anyone else sees the listed revision of a listed
+// product whose supplier (and agent) are active — a suspended supplier's products
+// vanish at once.
+func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
+	const op = "catalog.Get"
+	if actor.Anonymous() {
+		return Product{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	var p Product
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		if p, err = get(tx, op, id, 0); err != nil {
+			return err
+		}
+		if canRead(actor, &p) {
+			return nil
+		}
+		if p.Status != Listed || registry.CheckActive(tx, p.SupplierID) != nil ||
+			(p.AgentID != "" && registry.CheckActive(tx, p.AgentID) != nil) {
+			return notFound(op, id)
+		}
+		p, err = get(tx, op, id, p.ListedRevision)
+		return err
+	})
+	return p, err
+}
+
+// Revisions returns every revision of a product, oldest first, to its parties, the
+// operator and regulators.
+func (s *Service) Revisions(ctx context.Context, actor dataport.Actor, id string) ([]Revision, error) {
+	const op = "catalog.Revisions"
+	var out []Revision
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		p, err := get(tx, op, id, 0)
+		if err != nil {
+			return err
+		}
+		if !canRead(actor, &p) {
+			return notFound(op, id)
+		}
+		rows, err := tx.Query(`SELECT revision, details, sha256, created_at, created_by FROM product_revisions
+			WHERE product_id = $1 ORDER BY revision`, id)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r := Revision{ProductID: id}
+			var details, at string
+			if err := rows.Scan(&r.Revision, &details, &r.SHA256, &at, &r.CreatedBy); err != nil {
+				return dataport.Internal(op, err)
+			}
+			if err := json.Unmarshal([]byte(details), &r.Details); err != nil {
+				return dataport.Internal(op, err)
+			}
+			r.CreatedAt, _ = store.ParseTime(at)
+			out = append(out, r)
+		}
+		return dataport.Wrap(op, rows.Err())
+	})
+	return out, err
+}
+
+// get reads a product with the details of revision rev (0: the latest).
+func get(tx *store.Tx, op, id string, rev int64) (Product, error) {
+	var p Product
+	var agent sql.NullString
+	var regNo sql.NullString
+	var status, regAt, reasons, sr, sb, sa, created, updated string
+	err := tx.QueryRow(`SELECT id, supplier_id, agent_id, status, latest_revision, listed_revision, registration_number,
+		registered_at, review_reasons, suspended_reason, suspended_by, suspended_at, created_at, updated_at, version
+		FROM products WHERE id = $1`, id).Scan(&p.ID, &p.SupplierID, &agent, &status, &p.LatestRevision, &p.ListedRevision,
+		&regNo, &regAt, &reasons, &sr, &sb, &sa, &created, &updated, &p.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Product{}, notFound(op, id)
+	}
+	if err != nil {
+		return Product{}, dataport.Internal(op, err)
+	}
+	p.AgentID, p.RegistrationNumber, p.Status = agent.String, regNo.String, Status(status)
+	p.RegisteredAt, _ = store.ParseTime(regAt)
+	p.CreatedAt, _ = store.ParseTime(created)
+	p.UpdatedAt, _ = store.ParseTime(updated)
+	json.Unmarshal([]byte(reasons), &p.ReviewReasons)
+	if sr != "" {
+		at, _ := store.ParseTime(sa)
+		p.Suspension = &ListingSuspension{Reason: sr, By: sb, At: at}
+	}
+	if rev == 0 {
+		rev = p.LatestRevision
+	}
+	var details string
+	err = tx.QueryRow(`SELECT details, sha256 FROM product_revisions WHERE product_id = $1 AND revision = $2`, id, rev).
+		Scan(&details, &p.DetailsSHA256)
+	if err != nil {
+		return Product{}, dataport.Internal(op, fmt.Errorf("product %s revision %d: %w", id, rev, err))
+	}
+	if err := json.Unmarshal([]byte(details), &p.Details); err != nil {
+		return Product{}, dataport.Internal(op, err)
+	}
+	p.Revision = rev
+	return p, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
