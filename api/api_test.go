@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +444,12 @@ func TestProductEndpoints(t *testing.T) {
 		if got["status"] != "listed" || !strings.HasPrefix(got["registration_number"].(string), "DP-") {
 			t.Fatalf("product: %v", got)
 		}
+		found := x.do("GET", "/api/v1/products?q="+url.QueryEscape("信用"), x.operator, nil)
+		wantStatus(t, found, http.StatusOK)
+		if items := found.json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("search 信用: %s", found.body)
+		}
+		wantProblem(t, x.do("GET", "/api/v1/products?q="+strings.Repeat("a", 201), x.operator, nil), http.StatusBadRequest, "")
+		wantProblem(t, x.do("GET", "/api/v1/products?type=spreadsheet", x.operator, nil), http.StatusBadRequest, "")
 	})
 }

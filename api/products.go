@@ -104,3 +104,28 @@ func (s *Server) resumeProduct(ctx context.Context, in *productPath) (*productOu
 func (s *Server) delistProduct(ctx context.Context, in *productPath) (*productOutput, error) {
 	return s.product(s.Catalog.Delist(ctx, actorOf(ctx), in.ID))
 }
+
+type searchProductsInput struct {
+	Q            string `query:"q" maxLength:"200" doc:"words in Chinese and/or English; every term must match"`
+	Type         string `query:"type" enum:"dataset,api,report,model,service,tool"`
+	Category     string `query:"category" maxLength:"64"`
+	Jurisdiction string `query:"jurisdiction" pattern:"^[A-Z]{2}$" doc:"origin jurisdiction"`
+	Grade        string `query:"grade" enum:"core,important,general"`
+	Supplier     string `query:"supplier" doc:"supplier participant id"`
+	Sort         string `query:"sort" enum:"relevance,newest"`
+	After        string `query:"after" doc:"the next cursor of the previous page"`
+	Limit        int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+}
+
+type searchProductsOutput struct {
+	Body catalog.SearchResult
+}
+
+func (s *Server) searchProducts(ctx context.Context, in *searchProductsInput) (*searchProductsOutput, error) {
+	res, err := s.Catalog.Search(ctx, actorOf(ctx), catalog.SearchQuery{Q: in.Q, Type: in.Type, Category: in.Category,
+		Jurisdiction: in.Jurisdiction, Grade: in.Grade, SupplierID: in.Supplier, Sort: in.Sort, After: in.After, Limit: in.Limit})
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &searchProductsOutput{Body: res}, nil
+}

@@ -42,6 +42,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// Catalog: data products and the listing workflow (上架).
 	register(s, http.MethodPost, "create-product", "/api/v1/products", "Create a draft product (a domestic supplier for itself; an agent for a foreign supplier, R22)", "catalog", s.createProduct, created)
+	get(s, "search-products", "/api/v1/products", "Search listed products in Chinese and English, with filters, facets and highlighted titles", "catalog", s.searchProducts)
 	get(s, "get-product", "/api/v1/products/{id}", "Read a product (its parties and the operator: any state; others: listed only)", "catalog", s.getProduct)
 	register(s, http.MethodPut, "revise-product", "/api/v1/products/{id}/details", "Revise a draft or rejected product: a new revision", "catalog", s.reviseProduct)
 	get(s, "product-revisions", "/api/v1/products/{id}/revisions", "Every revision of a product", "catalog", s.productRevisions)

@@ -234,6 +234,10 @@ func (s *Service) Approve(ctx context.Context, actor dataport.Actor, id string) 
 			p.RegistrationNumber, p.RegisteredAt = n, tx.Now()
 		}
 		p.Status, p.ListedRevision, p.ReviewReasons = Listed, p.LatestRevision, nil
+		p.UpdatedAt = tx.Now()
+		if err := index(tx, p); err != nil {
+			return "", nil, dataport.Internal(op, err)
+		}
 		cert := Certificate{RegistrationNumber: p.RegistrationNumber, ProductID: p.ID, Revision: p.ListedRevision,
 			DetailsSHA256: p.DetailsSHA256, Title: p.Details.Title, SupplierID: p.SupplierID, AgentID: p.AgentID,
 			ListedAt: store.FormatTime(tx.Now()), Issuer: actor.ParticipantID}
@@ -252,6 +256,9 @@ func (s *Service) Suspend(ctx context.Context, actor dataport.Actor, id, reason 
 			return "", nil, conflict(op, p, "only a listed product is suspended")
 		}
 		p.Status, p.Suspension = Suspended, &ListingSuspension{Reason: reason, By: actor.ParticipantID, At: tx.Now()}
+		if err := unindex(tx, p.ID); err != nil {
+			return "", nil, dataport.Internal(op, err)
+		}
 		return "product.suspended", map[string]any{"reason": reason}, nil
 	})
 }
@@ -264,6 +271,10 @@ func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id string) (
 			return "", nil, conflict(op, p, "only a suspended product is resumed")
 		}
 		p.Status, p.Suspension = Listed, nil
+		p.UpdatedAt = tx.Now()
+		if err := index(tx, p); err != nil {
+			return "", nil, dataport.Internal(op, err)
+		}
 		return "product.resumed", nil, nil
 	})
 }
@@ -277,6 +288,9 @@ func (s *Service) Delist(ctx context.Context, actor dataport.Actor, id string) (
 			return "", nil, conflict(op, p, "only a listed or suspended product is delisted")
 		}
 		p.Status, p.Suspension = Delisted, nil
+		if err := unindex(tx, p.ID); err != nil {
+			return "", nil, dataport.Internal(op, err)
+		}
 		return "product.delisted", nil, nil
 	})
 }

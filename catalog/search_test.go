@@ -1,0 +1,118 @@
+package catalog_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/store/storetest"
+)
+
+func (w *world) list(supplier dataport.Actor, d catalog.Details) catalog.Product {
+	w.t.Helper()
+	ctx := context.Background()
+	p, err := w.cat.Create(ctx, supplier, catalog.NewProduct{SupplierID: supplier.ParticipantID, Details: d})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, step := range []func() (catalog.Product, error){
+		func() (catalog.Product, error) { return w.cat.Submit(ctx, supplier, p.ID) },
+		func() (catalog.Product, error) { return w.cat.StartReview(ctx, w.operator, p.ID) },
+		func() (catalog.Product, error) { return w.cat.Approve(ctx, w.operator, p.ID) },
+	} {
+		if p, err = step(); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func (w *world) search(q catalog.SearchQuery) []string {
+	w.t.Helper()
+	res, err := w.cat.Search(context.Background(), w.buyer, q)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range res.Items {
+		ids = append(ids, h.Product.ID)
+	}
+	return ids
+}
+
+func TestSearch(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		credit := details() // 小微企业信用评分 / SME credit scoring
+		oil := details()
+		oil.Title = dataport.Bilingual{Zh: "北海原油产量数据", En: "North Sea oil production score"}
+		oil.Summary = dataport.Bilingual{En: "Monthly output of oil fields"}
+		oil.Category, oil.Type, oil.Tags = "energy", "report", []string{"oil", "石油"}
+		ship := details()
+		ship.Title = dataport.Bilingual{Zh: "集装箱航运指数", En: "Container shipping index"}
+		ship.Category, ship.Tags = "shipping", []string{"freight"}
+		ship.Summary = dataport.Bilingual{Zh: "全球集装箱运价", En: "Global container freight rates"}
+		pc := w.list(w.supplier, credit)
+		po := w.list(w.supplier, oil)
+		ps := w.list(w.supplier, ship)
+
+		if got := w.search(catalog.SearchQuery{Q: "信用"}); len(got) != 1 || got[0] != pc.ID {
+			t.Fatalf("信用: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{Q: "油"}); len(got) != 1 || got[0] != po.ID {
+			t.Fatalf("油: %v", got)
+		}
+		// "score" in the oil title (weighted) ranks above "scoring" in the credit title? Both match.
+		got := w.search(catalog.SearchQuery{Q: "score"})
+		if len(got) != 2 {
+			t.Fatalf("score: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{Q: "scoring", Category: "finance"}); len(got) != 1 || got[0] != pc.ID {
+			t.Fatalf("scoring in finance: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{Q: "shipping 指数"}); len(got) != 1 || got[0] != ps.ID {
+			t.Fatalf("shipping 指数: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{Q: "credit oil"}); len(got) != 0 {
+			t.Fatalf("every term must match: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{}); len(got) != 3 || got[0] != ps.ID {
+			t.Fatalf("newest first: %v", got)
+		}
+		res, _ := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Q: "信用", Limit: 1})
+		if !strings.Contains(res.Items[0].Snippet, "<mark>信用</mark>") || res.Facets["category"]["finance"] != 1 {
+			t.Fatalf("snippet %q, facets %v", res.Items[0].Snippet, res.Facets)
+		}
+		page1, _ := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Limit: 2})
+		page2, _ := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Limit: 2, After: page1.Next})
+		if page1.Total != 3 || len(page1.Items) != 2 || len(page2.Items) != 1 || page2.Next != "" {
+			t.Fatalf("paging: %d+%d of %d", len(page1.Items), len(page2.Items), page1.Total)
+		}
+
+		// A suspended supplier's products vanish at once, and return on resume.
+		w.reg.Suspend(ctx, w.operator, w.supplier.ParticipantID, "investigation")
+		if got := w.search(catalog.SearchQuery{}); len(got) != 0 {
+			t.Fatalf("suspended supplier's products found: %v", got)
+		}
+		w.reg.Resume(ctx, w.operator, w.supplier.ParticipantID, "")
+		if got := w.search(catalog.SearchQuery{Q: "信用"}); len(got) != 1 {
+			t.Fatalf("after resume: %v", got)
+		}
+		// A suspended or delisted product is not found.
+		w.cat.Suspend(ctx, w.operator, pc.ID, "complaint")
+		if got := w.search(catalog.SearchQuery{Q: "信用"}); len(got) != 0 {
+			t.Fatalf("suspended product found: %v", got)
+		}
+		w.cat.Resume(ctx, w.operator, pc.ID)
+		w.cat.Delist(ctx, w.supplier, pc.ID)
+		if got := w.search(catalog.SearchQuery{Q: "信用"}); len(got) != 0 {
+			t.Fatalf("delisted product found: %v", got)
+		}
+		_, err := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Q: strings.Repeat("数", 201)})
+		kind(t, err, dataport.KindInvalid)
+	})
+}
