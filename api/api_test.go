@@ -451,5 +451,12 @@ func TestProductEndpoints(t *testing.T) {
 		}
 		wantProblem(t, x.do("GET", "/api/v1/products?q="+strings.Repeat("a", 201), x.operator, nil), http.StatusBadRequest, "")
 		wantProblem(t, x.do("GET", "/api/v1/products?type=spreadsheet", x.operator, nil), http.StatusBadRequest, "")
+		// The DCAT export is public.
+		cat := x.do("GET", "/catalog.jsonld", "", nil)
+		wantStatus(t, cat, http.StatusOK)
+		if cat.header.Get("Content-Type") != "application/ld+json" || strings.Count(string(cat.body), `"dcat:Dataset"`) != 1 {
+			t.Fatalf("catalog.jsonld: %s", cat.body)
+		}
+		wantProblem(t, x.do("GET", "/catalog.jsonld?page=0", "", nil), http.StatusBadRequest, "")
 	})
 }

@@ -54,6 +54,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "resume-product", "/api/v1/products/{id}/resume", "List a suspended product again (operator)", "catalog", s.resumeProduct)
 	register(s, http.MethodPost, "delist-product", "/api/v1/products/{id}/delist", "Delist a product (its supplier or agent, or the operator)", "catalog", s.delistProduct)
 
+	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
+
 	// Ledger: filings (交易備案).
 	get(s, "list-filings", "/api/v1/filings", "List filings (operator and regulators: all; others: those about themselves)", "ledger", s.listFilings)
 	get(s, "get-filing", "/api/v1/filings/{seq}", "Read one filing with its canonical entry and a C2SP tlog-proof of its inclusion", "ledger", s.getFiling)

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
+	"github.com/piprate/json-gold/ld"
 )
 
 func (w *world) list(supplier dataport.Actor, d catalog.Details) catalog.Product {
@@ -114,5 +116,72 @@ func TestSearch(t *testing.T) {
 		}
 		_, err := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Q: strings.Repeat("数", 201)})
 		kind(t, err, dataport.KindInvalid)
+	})
+}
+
+func TestDCATExport(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		var listed []string
+		for i, title := range []string{"信用评分", "原油产量", "航运指数"} {
+			d := details()
+			d.Title.Zh = title
+			d.Tags = []string{"t" + string(rune('a'+i))}
+			listed = append(listed, w.list(w.supplier, d).ID)
+		}
+		draft, _ := w.cat.Create(ctx, w.supplier, catalog.NewProduct{SupplierID: w.supplier.ParticipantID, Details: details()})
+		doc, more, err := w.cat.DCATPage(ctx, "https://exchange.example", 1, 2)
+		if err != nil || !more {
+			t.Fatalf("page 1: more %v, %v", more, err)
+		}
+		doc2, more2, _ := w.cat.DCATPage(ctx, "https://exchange.example", 2, 2)
+		if more2 {
+			t.Fatal("a third page")
+		}
+		// A JSON-LD processor expands both pages into exactly one dcat:Dataset per
+		// listed product, and none for the draft.
+		seen := map[string]bool{}
+		for _, d := range []map[string]any{doc, doc2} {
+			raw, _ := json.Marshal(d)
+			var in any
+			json.Unmarshal(raw, &in)
+			expanded, err := ld.NewJsonLdProcessor().Expand(in, ld.NewJsonLdOptions(""))
+			if err != nil {
+				t.Fatalf("expand: %v", err)
+			}
+			var walk func(v any)
+			walk = func(v any) {
+				switch x := v.(type) {
+				case []any:
+					for _, e := range x {
+						walk(e)
+					}
+				case map[string]any:
+					if types, ok := x["@type"].([]any); ok {
+						for _, ty := range types {
+							if ty == "http://www.w3.org/ns/dcat#Dataset" {
+								seen[x["@id"].(string)] = true
+							}
+						}
+					}
+					for _, e := range x {
+						walk(e)
+					}
+				}
+			}
+			walk(expanded)
+		}
+		if len(seen) != 3 {
+			t.Fatalf("%d datasets: %v", len(seen), seen)
+		}
+		for _, id := range listed {
+			if !seen["https://exchange.example/api/v1/products/"+id] {
+				t.Fatalf("%s missing", id)
+			}
+		}
+		if seen["https://exchange.example/api/v1/products/"+draft.ID] {
+			t.Fatal("a draft was exported")
+		}
 	})
 }
