@@ -68,7 +68,7 @@ func startProcess(t *testing.T, dir string) *server {
 	}()
 	select {
 	case s.url = <-urls:
-	case <-time.After(60 * time.Second):
+	case <-time.After(180 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("the server did not start:\n%s", out)
 	}

@@ -54,7 +54,7 @@ func start(t *testing.T, args []string, vars map[string]string) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1), cancel: cancel}
 	go func() { r.done <- run(ctx, args, env(vars), r.stdout, r.stderr) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(120 * time.Second) // the demo seeds its catalogue first; slow under -race
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-r.done:

@@ -219,8 +219,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	url := "http://" + ln.Addr().String()
 
+	cat := catalog.New(db, reg, nil)
 	if withDemo {
-		if err := printDemo(ctx, reg, ledgerLog, db.Clock(), url, stdout); err != nil {
+		if err := printDemo(ctx, reg, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -228,7 +229,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Catalog: catalog.New(db, reg, nil), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			DB: db, Registry: reg, Catalog: cat, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -258,10 +259,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // printDemo seeds the demo world and prints where it is and a fresh key per role.
-func printDemo(ctx context.Context, reg *registry.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
+func printDemo(ctx context.Context, reg *registry.Service, cat *catalog.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
 	world, err := demo.Seed(ctx, reg, clock.Now())
 	if err != nil {
 		return fmt.Errorf("seed the demo world: %w", err)
+	}
+	if _, err := demo.SeedCatalog(ctx, cat, world); err != nil {
+		return fmt.Errorf("seed the demo catalogue: %w", err)
 	}
 	fmt.Fprintf(w, "dataport demo is running.\n\n  URL:       %s/\n  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/healthz\n\n", url, url, url, url)
 	fmt.Fprintln(w, "Demo API keys, one per role (new ones at every start; use as  Authorization: Bearer <key>):")

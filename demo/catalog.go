@@ -1,0 +1,129 @@
+package demo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/registry"
+)
+
+// The demo catalogue: a few hundred bilingual products across the International
+// Zone's categories, listed through the workflow as their suppliers and the operator
+// would, some by the domestic agent for foreign suppliers.
+
+type theme struct {
+	category string
+	subjects [][2]string // Chinese, English
+	kind     string
+	modes    []string
+	price    int64 // fen per month
+}
+
+var themes = []theme{
+	{"energy", [][2]string{{"原油产量", "crude oil production"}, {"天然气价格", "natural gas prices"}, {"电力负荷", "power load"},
+		{"光伏发电量", "solar generation"}, {"油气田钻井活动", "oil and gas drilling activity"}}, "dataset", []string{"file", "api"}, 1_500_000},
+	{"shipping", [][2]string{{"集装箱运价指数", "container freight index"}, {"港口吞吐量", "port throughput"}, {"船舶AIS轨迹", "vessel AIS tracks"},
+		{"干散货运价", "dry bulk freight rates"}, {"航线准班率", "schedule reliability"}}, "dataset", []string{"api"}, 900_000},
+	{"finance", [][2]string{{"小微企业信用评分", "SME credit scores"}, {"债券违约预警", "bond default warnings"}, {"上市公司舆情", "listed company sentiment"},
+		{"供应链应收账款", "supply chain receivables"}, {"私募基金业绩", "private fund performance"}}, "model", []string{"api", "model_output"}, 2_000_000},
+	{"e-commerce", [][2]string{{"电商销售指数", "e-commerce sales index"}, {"直播带货转化率", "live-stream conversion rates"}, {"商品退货率", "product return rates"},
+		{"店铺评分分布", "shop rating distribution"}, {"物流时效", "logistics timeliness"}}, "report", []string{"file"}, 600_000},
+	{"climate", [][2]string{{"降水观测", "precipitation observations"}, {"碳排放因子", "carbon emission factors"}, {"海表温度", "sea surface temperature"},
+		{"台风路径", "typhoon tracks"}, {"空气质量", "air quality"}}, "dataset", []string{"sandbox"}, 300_000},
+	{"health", [][2]string{{"药品销售", "pharmaceutical sales"}, {"医疗器械采购", "medical device procurement"}, {"医院床位供给", "hospital bed supply"},
+		{"临床试验登记", "clinical trial registrations"}, {"疫苗接种率", "vaccination rates"}}, "report", []string{"file", "privacy_computing"}, 1_200_000},
+}
+
+var regions = [][3]string{ // Chinese, English, origin
+	{"中国", "China", "CN"}, {"长三角", "Yangtze River Delta", "CN"}, {"粤港澳大湾区", "Greater Bay Area", "CN"},
+	{"北海", "North Sea", "NO"}, {"欧洲", "Europe", "GB"}, {"东南亚", "Southeast Asia", "SG"}, {"全球", "Global", "GB"},
+}
+
+var cadences = [][3]string{{"日度", "daily", "daily"}, {"月度", "monthly", "monthly"}}
+
+// SeedCatalog lists the demo catalogue once: when the catalogue already has products
+// it does nothing.
+func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error) {
+	if res, err := cat.Search(ctx, dataport.System, catalog.SearchQuery{Limit: 1}); err != nil || res.Total > 0 {
+		return 0, err
+	}
+	byName := map[string]registry.Participant{}
+	for _, p := range w.Members {
+		byName[p.LegalName.En] = p
+	}
+	domestic := []registry.Participant{byName["Shanghai Xinghe Data Technology Co., Ltd."], byName["Hangzhou Yunzhan Logistics Data Co., Ltd."],
+		byName["Shanghai Lingang Cross-border Data Brokerage Co., Ltd."]}
+	foreign := []registry.Participant{byName["Nordhav Energy Data AS"], byName["Altmark Signals Ltd"]}
+	agent := byName["Shanghai Pujiang International Data Services Co., Ltd."]
+	operator := dataport.Actor{ParticipantID: w.Operator.ID, Roles: []dataport.Role{dataport.RoleOperator}}
+	n := 0
+	for ti, th := range themes {
+		for si, subj := range th.subjects {
+			for ri, reg := range regions {
+				for ci, cad := range cadences {
+					if (ti+si+ri+ci)%2 == 1 { // about half of the combinations
+						continue
+					}
+					d := catalog.Details{
+						Type:            th.kind,
+						Title:           dataport.Bilingual{Zh: reg[0] + cad[0] + subj[0], En: fmt.Sprintf("%s %s %s", reg[1], cad[1], subj[1])},
+						Summary:         dataport.Bilingual{Zh: fmt.Sprintf("%s%s数据，%s更新，可用于研究与风控。", reg[0], subj[0], cad[0]), En: fmt.Sprintf("%s data for %s, updated %s, for research and risk management.", subj[1], reg[1], cad[1])},
+						Category:        th.category,
+						Tags:            []string{th.category, subj[1], reg[1], "数据"},
+						Coverage:        reg[1],
+						TimeSpan:        catalog.TimeSpan{From: "2019-01-01"},
+						UpdateFrequency: cad[2],
+						DeliveryModes:   th.modes,
+						Scenarios:       []string{"research", "risk management"},
+						PricePlans: []catalog.PricePlan{
+							{Kind: "subscription", Period: "month", Price: dataport.Money{Amount: th.price * int64(1+ci), Currency: "CNY"}},
+							{Kind: "one_off", Price: dataport.Money{Amount: th.price * 10, Currency: "CNY"}},
+						},
+						Source: "enterprise", Grade: "general", Sublevel: 1 + (si % 2), OriginJurisdiction: reg[2],
+						Rights:      catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
+						Attachments: []catalog.Attachment{{Kind: "compliance_report", SHA256: fakeHash(reg[1] + subj[1]), Name: "compliance-assessment.pdf"}},
+					}
+					if th.category == "climate" {
+						d.Source = "public" // R21: public data is delivered in a sandbox, never raw
+					}
+					var supplier registry.Participant
+					actor := dataport.Actor{}
+					if reg[2] != "CN" && (ri+si)%3 != 0 {
+						supplier = foreign[(si+ci)%len(foreign)]
+						actor = dataport.Actor{ParticipantID: agent.ID, Roles: []dataport.Role{dataport.RoleAgent}}
+					} else {
+						supplier = domestic[(ti+si+ri)%len(domestic)]
+						actor = dataport.Actor{ParticipantID: supplier.ID, Roles: []dataport.Role{dataport.RoleSupplier}}
+					}
+					if supplier.ID == "" || (actor.Has(dataport.RoleAgent) && agent.ID == "") {
+						continue
+					}
+					p, err := cat.Create(ctx, actor, catalog.NewProduct{SupplierID: supplier.ID, Details: d})
+					if err != nil {
+						return n, fmt.Errorf("demo product %s: %w", d.Title.En, err)
+					}
+					if _, err := cat.Submit(ctx, actor, p.ID); err != nil {
+						return n, err
+					}
+					if _, err := cat.StartReview(ctx, operator, p.ID); err != nil {
+						return n, err
+					}
+					if _, err := cat.Approve(ctx, operator, p.ID); err != nil {
+						return n, err
+					}
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+func fakeHash(s string) string {
+	sum := sha256.Sum256([]byte("demo attachment: " + s))
+	return hex.EncodeToString(sum[:])
+}
