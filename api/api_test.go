@@ -178,6 +178,12 @@ func with(base map[string]any, k string, v any) map[string]any {
 	return m
 }
 
+// createWithKeyID registers a participant and returns only its key.
+func (x *exchange) createWithKeyID(body map[string]any) string {
+	_, key := x.createWithKey(body)
+	return key
+}
+
 // createWithKey registers a participant and returns its id and a fresh key.
 func (x *exchange) createWithKey(body map[string]any) (string, string) {
 	x.t.Helper()
@@ -458,5 +464,16 @@ func TestProductEndpoints(t *testing.T) {
 			t.Fatalf("catalog.jsonld: %s", cat.body)
 		}
 		wantProblem(t, x.do("GET", "/catalog.jsonld?page=0", "", nil), http.StatusBadRequest, "")
+		// Demands: posted by buyers, matched with reasons.
+		buyerKey := x.createWithKeyID(with(tencent, "uscc", "914403001922038216"))
+		wantProblem(t, x.do("POST", "/api/v1/demands", buyerKey, map[string]any{"text": "信用", "currency": "CNY", "budget_max": -1}), http.StatusBadRequest, "budget_max")
+		dm := x.do("POST", "/api/v1/demands", buyerKey, map[string]any{"text": "信用评分", "currency": "CNY"})
+		wantStatus(t, dm, http.StatusCreated)
+		ms := x.do("GET", "/api/v1/demands/"+dm.json(t)["id"].(string)+"/matches", buyerKey, nil)
+		wantStatus(t, ms, http.StatusOK)
+		if items := ms.json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("matches: %s", ms.body)
+		}
+		wantStatus(t, x.do("GET", "/api/v1/inbox", buyerKey, nil), http.StatusOK)
 	})
 }

@@ -129,3 +129,60 @@ func (s *Server) searchProducts(ctx context.Context, in *searchProductsInput) (*
 	}
 	return &searchProductsOutput{Body: res}, nil
 }
+
+type postDemandInput struct {
+	Body catalog.NewDemand
+}
+
+type demandOutput struct {
+	Body catalog.Demand
+}
+
+func (s *Server) postDemand(ctx context.Context, in *postDemandInput) (*demandOutput, error) {
+	d, err := s.Catalog.PostDemand(ctx, actorOf(ctx), in.Body)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &demandOutput{Body: d}, nil
+}
+
+type demandPath struct {
+	ID    string `path:"id" doc:"demand id"`
+	Limit int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
+}
+
+type matchesOutput struct {
+	Body struct {
+		Items []catalog.Match `json:"items"`
+	}
+}
+
+func (s *Server) demandMatches(ctx context.Context, in *demandPath) (*matchesOutput, error) {
+	ms, err := s.Catalog.Matches(ctx, actorOf(ctx), in.ID, in.Limit)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &matchesOutput{}
+	out.Body.Items = append([]catalog.Match{}, ms...)
+	return out, nil
+}
+
+type inboxInput struct {
+	Limit int `query:"limit" minimum:"1" maximum:"200" default:"50"`
+}
+
+type inboxOutput struct {
+	Body struct {
+		Items []catalog.Notification `json:"items"`
+	}
+}
+
+func (s *Server) inbox(ctx context.Context, in *inboxInput) (*inboxOutput, error) {
+	ns, err := s.Catalog.Inbox(ctx, actorOf(ctx), in.Limit)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &inboxOutput{}
+	out.Body.Items = append([]catalog.Notification{}, ns...)
+	return out, nil
+}

@@ -54,6 +54,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "resume-product", "/api/v1/products/{id}/resume", "List a suspended product again (operator)", "catalog", s.resumeProduct)
 	register(s, http.MethodPost, "delist-product", "/api/v1/products/{id}/delist", "Delist a product (its supplier or agent, or the operator)", "catalog", s.delistProduct)
 
+	register(s, http.MethodPost, "post-demand", "/api/v1/demands", "Post a demand (buyers): listed products that fit it are matched now and as they are listed", "catalog", s.postDemand, created)
+	get(s, "demand-matches", "/api/v1/demands/{id}/matches", "Listed products that fit a demand, ranked, each with why", "catalog", s.demandMatches)
+	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "catalog", s.inbox)
 	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
 
 	// Ledger: filings (交易備案).

@@ -238,6 +238,9 @@ func (s *Service) Approve(ctx context.Context, actor dataport.Actor, id string) 
 		if err := index(tx, p); err != nil {
 			return "", nil, dataport.Internal(op, err)
 		}
+		if err := notifyDemands(tx, p); err != nil {
+			return "", nil, dataport.Internal(op, err)
+		}
 		cert := Certificate{RegistrationNumber: p.RegistrationNumber, ProductID: p.ID, Revision: p.ListedRevision,
 			DetailsSHA256: p.DetailsSHA256, Title: p.Details.Title, SupplierID: p.SupplierID, AgentID: p.AgentID,
 			ListedAt: store.FormatTime(tx.Now()), Issuer: actor.ParticipantID}

@@ -60,6 +60,25 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 	foreign := []registry.Participant{byName["Nordhav Energy Data AS"], byName["Altmark Signals Ltd"]}
 	agent := byName["Shanghai Pujiang International Data Services Co., Ltd."]
 	operator := dataport.Actor{ParticipantID: w.Operator.ID, Roles: []dataport.Role{dataport.RoleOperator}}
+	// A few open demands first, so that listings below match them and notify.
+	for _, dm := range []struct {
+		buyer string
+		n     catalog.NewDemand
+	}{
+		{"Shanghai Yuanjing Private Equity Fund Management Co., Ltd.", catalog.NewDemand{Text: "北海原油产量与钻井活动 North Sea crude oil production",
+			Category: "energy", Currency: "CNY", BudgetMax: 20_000_000}},
+		{"Huadong Securities Co., Ltd.", catalog.NewDemand{Text: "小微企业信用评分 SME credit scores", Category: "finance",
+			Currency: "CNY", BudgetMax: 5_000_000, DeliveryMode: "api", Jurisdictions: []string{"CN"}}},
+		{"Huadong Securities Co., Ltd.", catalog.NewDemand{Text: "集装箱运价指数 container freight index", Category: "shipping", Currency: "CNY"}},
+	} {
+		b := byName[dm.buyer]
+		if b.ID == "" {
+			continue
+		}
+		if _, err := cat.PostDemand(ctx, dataport.Actor{ParticipantID: b.ID, Roles: []dataport.Role{dataport.RoleBuyer}}, dm.n); err != nil {
+			return 0, fmt.Errorf("demo demand: %w", err)
+		}
+	}
 	n := 0
 	for ti, th := range themes {
 		for si, subj := range th.subjects {

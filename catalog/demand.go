@@ -1,0 +1,358 @@
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog/search"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+)
+
+// Demands and matching (供需對接). A buyer posts what it needs; the matcher ranks
+// listed products for it, and when a product is listed it finds the open demands it
+// fits and tells their buyers, with the reasons. A product fits a demand when it
+// shares at least one term with the demand's text and passes every filter the
+// demand sets (category, origin jurisdictions, delivery mode, budget).
+
+// Demand is a buyer's need.
+type Demand struct {
+	ID            string         `json:"id"`
+	BuyerID       string         `json:"buyer_id"`
+	Text          string         `json:"text"`
+	Category      string         `json:"category,omitempty"`
+	BudgetMin     dataport.Money `json:"budget_min"`
+	BudgetMax     dataport.Money `json:"budget_max" doc:"0: no upper bound"`
+	Jurisdictions []string       `json:"jurisdictions,omitempty" doc:"origin jurisdictions accepted; any when empty"`
+	DeliveryMode  string         `json:"delivery_mode,omitempty"`
+	Deadline      string         `json:"deadline,omitempty" doc:"YYYY-MM-DD"`
+	Status        string         `json:"status" enum:"open,closed"`
+	CreatedAt     time.Time      `json:"created_at"`
+}
+
+// NewDemand is what a buyer posts.
+type NewDemand struct {
+	Text          string   `json:"text" minLength:"1" maxLength:"2000"`
+	Category      string   `json:"category,omitempty" maxLength:"64"`
+	Currency      string   `json:"currency" pattern:"^[A-Z]{3}$"`
+	BudgetMin     int64    `json:"budget_min,omitempty" minimum:"0" doc:"minor units"`
+	BudgetMax     int64    `json:"budget_max,omitempty" minimum:"0" doc:"minor units; 0: no upper bound"`
+	Jurisdictions []string `json:"jurisdictions,omitempty" maxItems:"50"`
+	DeliveryMode  string   `json:"delivery_mode,omitempty" enum:"file,api,privacy_computing,sandbox,model_output"`
+	Deadline      string   `json:"deadline,omitempty" format:"date"`
+}
+
+// Match is a product that fits a demand, and why.
+type Match struct {
+	ProductID    string   `json:"product_id"`
+	Title        string   `json:"title"`
+	Score        float64  `json:"score"`
+	MatchedTerms []string `json:"matched_terms"`
+	Reasons      []string `json:"reasons" doc:"the filters the product passed"`
+}
+
+// PostDemand records a buyer's demand. Buyers only.
+func (s *Service) PostDemand(ctx context.Context, actor dataport.Actor, n NewDemand) (Demand, error) {
+	const op = "catalog.PostDemand"
+	var d Demand
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := mayChange(tx, op, actor); err != nil {
+			return err
+		}
+		if !actor.Has(dataport.RoleBuyer) {
+			return dataport.Errorf(op, dataport.KindForbidden, "demands are posted by buyers")
+		}
+		var p dataport.Problems
+		n.Text = strings.TrimSpace(n.Text)
+		if n.Text == "" || utf8.RuneCountInString(n.Text) > 2000 {
+			p.Add("text", "say what you need, in at most 2000 characters")
+		} else if len(search.Query(n.Text)) == 0 {
+			p.Add("text", "no words to match")
+		}
+		if n.Category != "" && !categoryName.MatchString(n.Category) {
+			p.Add("category", "a lower-case category name such as energy")
+		}
+		if !currencyCode.MatchString(n.Currency) {
+			p.Add("currency", "an ISO 4217 code such as CNY")
+		}
+		if n.BudgetMin < 0 || n.BudgetMax < 0 || (n.BudgetMax > 0 && n.BudgetMax < n.BudgetMin) {
+			p.Add("budget_max", "budgets are not negative and the maximum is not below the minimum")
+		}
+		for i, j := range n.Jurisdictions {
+			if !registry.IsCountry(j) {
+				p.Add(fmt.Sprintf("jurisdictions[%d]", i), "an ISO 3166-1 alpha-2 country code")
+			}
+		}
+		if n.DeliveryMode != "" && !enumDelivery[n.DeliveryMode] {
+			p.Add("delivery_mode", "file, api, privacy_computing, sandbox or model_output")
+		}
+		if n.Deadline != "" {
+			if _, err := time.Parse(time.DateOnly, n.Deadline); err != nil {
+				p.Add("deadline", "a date, YYYY-MM-DD")
+			}
+		}
+		if err := p.Err(op); err != nil {
+			return err
+		}
+		d = Demand{ID: dataport.NewID("dmd"), BuyerID: actor.ParticipantID, Text: n.Text, Category: n.Category,
+			BudgetMin: dataport.Money{Amount: n.BudgetMin, Currency: n.Currency}, BudgetMax: dataport.Money{Amount: n.BudgetMax, Currency: n.Currency},
+			Jurisdictions: n.Jurisdictions, DeliveryMode: n.DeliveryMode, Deadline: n.Deadline, Status: "open", CreatedAt: tx.Now()}
+		js, _ := json.Marshal(append([]string{}, d.Jurisdictions...))
+		if _, err := tx.Exec(`INSERT INTO demands (id, buyer_id, text, category, budget_min, budget_max, currency, jurisdictions,
+			delivery_mode, deadline, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11)`,
+			d.ID, d.BuyerID, d.Text, d.Category, n.BudgetMin, n.BudgetMax, n.Currency, string(js), d.DeliveryMode, d.Deadline,
+			store.FormatTime(d.CreatedAt)); err != nil {
+			return dataport.Internal(op, err)
+		}
+		// Demands are filed without their text: what a buyer looks for is its business.
+		_, err := ledger.File(tx, actor, ledger.Change{Type: "demand.posted", Subjects: []string{d.ID, d.BuyerID},
+			Payload: map[string]any{"demand_id": d.ID, "category": d.Category, "text_sha256": sha(d.Text)}})
+		return err
+	})
+	return d, err
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// Matches ranks the listed products that fit a demand: its buyer and the operator ask.
+func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID string, limit int) ([]Match, error) {
+	const op = "catalog.Matches"
+	if limit <= 0 || limit > 100 {
+		limit = 20
+	}
+	var out []Match
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		d, err := getDemand(tx, op, demandID)
+		if err != nil {
+			return err
+		}
+		if actor.ParticipantID != d.BuyerID && !actor.Has(dataport.RoleOperator) {
+			return dataport.Errorf(op, dataport.KindNotFound, "no demand %s", demandID)
+		}
+		terms := search.Query(d.Text)
+		ids, err := productsWithAnyTerm(tx, terms)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		for _, id := range ids {
+			p, err := get(tx, op, id, 0)
+			if err != nil {
+				return err
+			}
+			if m, ok := fit(&d, &p, terms); ok {
+				out = append(out, m)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Score != out[j].Score {
+				return out[i].Score > out[j].Score
+			}
+			return out[i].ProductID > out[j].ProductID
+		})
+		if len(out) > limit {
+			out = out[:limit]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// productsWithAnyTerm lists the indexed (listed, visible) products that have any of
+// the terms.
+func productsWithAnyTerm(tx *store.Tx, terms []string) ([]string, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(terms))
+	in := make([]string, len(terms))
+	for i, t := range terms {
+		args[i], in[i] = t, fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := tx.Query(`SELECT DISTINCT p.product_id FROM search_postings p JOIN search_docs d ON d.product_id = p.product_id
+		JOIN participants s ON s.id = d.supplier_id AND s.status = 'active'
+		WHERE p.term IN (`+strings.Join(in, ", ")+`) ORDER BY p.product_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// fit decides whether p fits d and explains why.
+func fit(d *Demand, p *Product, terms []string) (Match, bool) {
+	have := map[string]int{}
+	det := p.Details
+	for _, text := range []string{det.Title.Zh + " " + det.Title.En, det.Summary.Zh + " " + det.Summary.En, strings.Join(det.Tags, " ") + " " + det.Category} {
+		for _, t := range search.Analyze(text) {
+			have[t.Text]++
+		}
+	}
+	m := Match{ProductID: p.ID, Title: title(det.Title)}
+	for _, t := range terms {
+		if have[t] > 0 {
+			m.MatchedTerms = append(m.MatchedTerms, t)
+			// Longer terms (two-character CJK, whole words) say more than one character.
+			m.Score += math.Log1p(float64(have[t])) * float64(min(utf8.RuneCountInString(t), 4))
+		}
+	}
+	if len(m.MatchedTerms) == 0 {
+		return Match{}, false
+	}
+	if d.Category != "" {
+		if det.Category != d.Category {
+			return Match{}, false
+		}
+		m.Reasons = append(m.Reasons, "category "+d.Category)
+	}
+	if len(d.Jurisdictions) > 0 {
+		if !slices.Contains(d.Jurisdictions, det.OriginJurisdiction) {
+			return Match{}, false
+		}
+		m.Reasons = append(m.Reasons, "origin "+det.OriginJurisdiction+" accepted")
+	}
+	if d.DeliveryMode != "" {
+		if !slices.Contains(det.DeliveryModes, d.DeliveryMode) {
+			return Match{}, false
+		}
+		m.Reasons = append(m.Reasons, "delivered by "+d.DeliveryMode)
+	}
+	if d.BudgetMax.Amount > 0 {
+		best := int64(-1)
+		for _, plan := range det.PricePlans {
+			if plan.Price.Currency == d.BudgetMax.Currency && plan.Price.Amount <= d.BudgetMax.Amount && (best < 0 || plan.Price.Amount < best) {
+				best = plan.Price.Amount
+			}
+		}
+		if best < 0 {
+			return Match{}, false
+		}
+		m.Reasons = append(m.Reasons, fmt.Sprintf("a plan at %d %s within the budget of %d", best, d.BudgetMax.Currency, d.BudgetMax.Amount))
+	}
+	if d.Deadline != "" {
+		m.Reasons = append(m.Reasons, "open until "+d.Deadline)
+	}
+	m.Score = math.Round(m.Score*1000) / 1000
+	return m, true
+}
+
+// notifyDemands tells the buyers of open demands that a newly listed product fits
+// them, in the same transaction as the listing.
+func notifyDemands(tx *store.Tx, p *Product) error {
+	rows, err := tx.Query(`SELECT id FROM demands WHERE status = 'open' ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	today := tx.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+	for _, id := range ids {
+		d, err := getDemand(tx, "catalog.notifyDemands", id)
+		if err != nil {
+			return err
+		}
+		if d.Deadline != "" && d.Deadline < today {
+			continue
+		}
+		m, ok := fit(&d, p, search.Query(d.Text))
+		if !ok {
+			continue
+		}
+		payload, _ := json.Marshal(map[string]any{"demand_id": d.ID, "match": m})
+		if _, err := tx.Exec(`INSERT INTO notifications (id, participant_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			dataport.NewID("ntf"), d.BuyerID, "demand.matched", string(payload), store.FormatTime(tx.Now())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func getDemand(tx *store.Tx, op, id string) (Demand, error) {
+	var d Demand
+	var lo, hi int64
+	var cur, js, created string
+	err := tx.QueryRow(`SELECT id, buyer_id, text, category, budget_min, budget_max, currency, jurisdictions, delivery_mode,
+		deadline, status, created_at FROM demands WHERE id = $1`, id).Scan(&d.ID, &d.BuyerID, &d.Text, &d.Category, &lo, &hi,
+		&cur, &js, &d.DeliveryMode, &d.Deadline, &d.Status, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Demand{}, dataport.Errorf(op, dataport.KindNotFound, "no demand %s", id)
+	}
+	if err != nil {
+		return Demand{}, dataport.Internal(op, err)
+	}
+	d.BudgetMin, d.BudgetMax = dataport.Money{Amount: lo, Currency: cur}, dataport.Money{Amount: hi, Currency: cur}
+	json.Unmarshal([]byte(js), &d.Jurisdictions)
+	d.CreatedAt, _ = store.ParseTime(created)
+	return d, nil
+}
+
+// Notification is a message in a participant's inbox.
+type Notification struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Payload   json.RawMessage `json:"payload"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Inbox returns the actor's notifications, newest first.
+func (s *Service) Inbox(ctx context.Context, actor dataport.Actor, limit int) ([]Notification, error) {
+	const op = "catalog.Inbox"
+	if actor.Anonymous() {
+		return nil, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	var out []Notification
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(`SELECT id, kind, payload, created_at FROM notifications WHERE participant_id = $1 ORDER BY id DESC LIMIT $2`,
+			actor.ParticipantID, limit)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n Notification
+			var payload, at string
+			if err := rows.Scan(&n.ID, &n.Kind, &payload, &at); err != nil {
+				return dataport.Internal(op, err)
+			}
+			n.Payload = json.RawMessage(payload)
+			n.CreatedAt, _ = store.ParseTime(at)
+			out = append(out, n)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -1,0 +1,64 @@
+package catalog_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/store/storetest"
+)
+
+func TestDemandMatching(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		_, err := w.cat.PostDemand(ctx, w.supplier, catalog.NewDemand{Text: "信用评分", Currency: "CNY"})
+		kind(t, err, dataport.KindForbidden)
+		_, err = w.cat.PostDemand(ctx, w.buyer, catalog.NewDemand{Text: "信用评分", Currency: "yuan", Jurisdictions: []string{"XX"}})
+		kind(t, err, dataport.KindInvalid)
+		if n := len(dataport.FieldsOf(err)); n != 2 {
+			t.Fatalf("problems: %v", dataport.FieldsOf(err))
+		}
+		demand, err := w.cat.PostDemand(ctx, w.buyer, catalog.NewDemand{Text: "需要小微企业信用评分数据 for SME credit risk",
+			Category: "finance", Currency: "CNY", BudgetMax: 1_500_000, Jurisdictions: []string{"CN"}, DeliveryMode: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A product in another category does not fit; the credit product does.
+		oil := details()
+		oil.Title = dataport.Bilingual{Zh: "北海原油产量", En: "North Sea crude output"}
+		oil.Category, oil.Tags, oil.Summary = "energy", []string{"oil"}, dataport.Bilingual{En: "oil output"}
+		w.list(w.supplier, oil)
+		inbox, _ := w.cat.Inbox(ctx, w.buyer, 10)
+		if len(inbox) != 0 {
+			t.Fatalf("a non-fitting listing notified the buyer: %s", inbox[0].Payload)
+		}
+		credit := w.list(w.supplier, details())
+		inbox, err = w.cat.Inbox(ctx, w.buyer, 10)
+		if err != nil || len(inbox) != 1 || inbox[0].Kind != "demand.matched" {
+			t.Fatalf("inbox: %v %v", inbox, err)
+		}
+		var note struct {
+			DemandID string        `json:"demand_id"`
+			Match    catalog.Match `json:"match"`
+		}
+		json.Unmarshal(inbox[0].Payload, &note)
+		if note.DemandID != demand.ID || note.Match.ProductID != credit.ID || len(note.Match.MatchedTerms) == 0 || len(note.Match.Reasons) != 4 {
+			t.Fatalf("notification: %+v", note)
+		}
+		if !strings.Contains(strings.Join(note.Match.MatchedTerms, " "), "信用") {
+			t.Fatalf("explanation lacks 信用: %v", note.Match.MatchedTerms)
+		}
+		// The matcher ranks the listed products for the demand, with the same reasons.
+		ms, err := w.cat.Matches(ctx, w.buyer, demand.ID, 10)
+		if err != nil || len(ms) != 1 || ms[0].ProductID != credit.ID {
+			t.Fatalf("matches: %+v %v", ms, err)
+		}
+		_, err = w.cat.Matches(ctx, w.supplier, demand.ID, 10)
+		kind(t, err, dataport.KindNotFound)
+	})
+}
