@@ -112,6 +112,10 @@ type searchProductsInput struct {
 	Jurisdiction string `query:"jurisdiction" pattern:"^[A-Z]{2}$" doc:"origin jurisdiction"`
 	Grade        string `query:"grade" enum:"core,important,general"`
 	Supplier     string `query:"supplier" doc:"supplier participant id"`
+	DeliveryMode string `query:"delivery_mode" enum:"file,api,privacy_computing,sandbox,model_output"`
+	Currency     string `query:"currency" pattern:"^[A-Z]{3}$" doc:"with price_min/price_max"`
+	PriceMin     int64  `query:"price_min" minimum:"0" doc:"lowest plan price at least this, minor units"`
+	PriceMax     int64  `query:"price_max" minimum:"0" doc:"lowest plan price at most this, minor units"`
 	Sort         string `query:"sort" enum:"relevance,newest"`
 	After        string `query:"after" doc:"the next cursor of the previous page"`
 	Limit        int    `query:"limit" minimum:"1" maximum:"100" default:"20"`
@@ -123,7 +127,8 @@ type searchProductsOutput struct {
 
 func (s *Server) searchProducts(ctx context.Context, in *searchProductsInput) (*searchProductsOutput, error) {
 	res, err := s.Catalog.Search(ctx, actorOf(ctx), catalog.SearchQuery{Q: in.Q, Type: in.Type, Category: in.Category,
-		Jurisdiction: in.Jurisdiction, Grade: in.Grade, SupplierID: in.Supplier, Sort: in.Sort, After: in.After, Limit: in.Limit})
+		Jurisdiction: in.Jurisdiction, Grade: in.Grade, SupplierID: in.Supplier, DeliveryMode: in.DeliveryMode,
+		Currency: in.Currency, PriceMin: in.PriceMin, PriceMax: in.PriceMax, Sort: in.Sort, After: in.After, Limit: in.Limit})
 	if err != nil {
 		return nil, s.problem(err)
 	}

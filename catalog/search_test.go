@@ -79,6 +79,20 @@ func TestSearch(t *testing.T) {
 		if got := w.search(catalog.SearchQuery{Q: "shipping 指数"}); len(got) != 1 || got[0] != ps.ID {
 			t.Fatalf("shipping 指数: %v", got)
 		}
+		oilOnly := w.search(catalog.SearchQuery{DeliveryMode: "api", Currency: "CNY", PriceMax: 1_200_000})
+		if len(oilOnly) != 3 {
+			t.Fatalf("api at most 12,000 CNY a month: %v", oilOnly)
+		}
+		if got := w.search(catalog.SearchQuery{Currency: "CNY", PriceMin: 1_200_001}); len(got) != 0 {
+			t.Fatalf("price above every plan: %v", got)
+		}
+		if got := w.search(catalog.SearchQuery{DeliveryMode: "sandbox"}); len(got) != 0 {
+			t.Fatalf("sandbox: %v", got)
+		}
+		facets, _ := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{})
+		if facets.Facets["delivery_mode"]["api"] != 3 || facets.Facets["origin"]["CN"] != 3 || facets.Facets["supplier"][w.supplier.ParticipantID] != 3 {
+			t.Fatalf("facets: %v", facets.Facets)
+		}
 		if got := w.search(catalog.SearchQuery{Q: "credit oil"}); len(got) != 0 {
 			t.Fatalf("every term must match: %v", got)
 		}
@@ -115,6 +129,8 @@ func TestSearch(t *testing.T) {
 			t.Fatalf("delisted product found: %v", got)
 		}
 		_, err := w.cat.Search(ctx, w.buyer, catalog.SearchQuery{Q: strings.Repeat("数", 201)})
+		kind(t, err, dataport.KindInvalid)
+		_, err = w.cat.Search(ctx, w.buyer, catalog.SearchQuery{PriceMax: 5})
 		kind(t, err, dataport.KindInvalid)
 	})
 }

@@ -34,6 +34,10 @@ type SearchQuery struct {
 	Jurisdiction string // origin jurisdiction
 	Grade        string
 	SupplierID   string
+	DeliveryMode string
+	Currency     string // with PriceMin/PriceMax: a plan price in this currency
+	PriceMin     int64  // minor units
+	PriceMax     int64  // minor units; 0: no upper bound
 	Sort         string // "relevance" (default with a query) or "newest"
 	After        string // the cursor of the previous page
 	Limit        int    // 20 when 0, 100 at most
@@ -52,7 +56,7 @@ type SearchResult struct {
 	Total  int                       `json:"total"`
 	Items  []Hit                     `json:"items"`
 	Next   string                    `json:"next,omitempty"`
-	Facets map[string]map[string]int `json:"facets" doc:"counts over all matches, by type and category"`
+	Facets map[string]map[string]int `json:"facets" doc:"counts over all matches, by type, category, origin, grade, supplier and delivery mode"`
 }
 
 const (
@@ -78,9 +82,16 @@ func index(tx *store.Tx, p *Product) error {
 	add(d.Title.Zh+" "+d.Title.En, titleWeight)
 	add(d.Summary.Zh+" "+d.Summary.En+" "+d.Description.Zh+" "+d.Description.En, 1)
 	add(strings.Join(d.Tags, " ")+" "+d.Category+" "+d.Coverage, 1)
-	if _, err := tx.Exec(`INSERT INTO search_docs (product_id, length, type, category, origin, grade, supplier_id, agent_id, listed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, p.ID, max(length, 1), d.Type, d.Category, d.OriginJurisdiction, d.Grade,
-		p.SupplierID, p.AgentID, store.FormatTime(p.UpdatedAt)); err != nil {
+	price, currency := int64(-1), ""
+	for _, plan := range d.PricePlans {
+		if price < 0 || plan.Price.Amount < price {
+			price, currency = plan.Price.Amount, plan.Price.Currency
+		}
+	}
+	modes := "," + strings.Join(d.DeliveryModes, ",") + ","
+	if _, err := tx.Exec(`INSERT INTO search_docs (product_id, length, type, category, origin, grade, supplier_id, agent_id, listed_at,
+		modes, price_min, currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, p.ID, max(length, 1), d.Type, d.Category,
+		d.OriginJurisdiction, d.Grade, p.SupplierID, p.AgentID, store.FormatTime(p.UpdatedAt), modes, price, currency); err != nil {
 		return err
 	}
 	terms := make([]string, 0, len(tf))
@@ -117,6 +128,8 @@ func unindex(tx *store.Tx, id string) error {
 
 type candidate struct {
 	id, typ, category, listedAt string
+	origin, grade, supplier     string
+	modes                       string
 	length                      int64
 	tf                          map[string]int64
 	score                       float64
@@ -130,6 +143,12 @@ func (s *Service) Search(ctx context.Context, actor dataport.Actor, q SearchQuer
 	}
 	if utf8.RuneCountInString(q.Q) > search.MaxQueryRunes {
 		return SearchResult{}, dataport.Invalid(op, dataport.FieldProblem{Field: "q", Message: fmt.Sprintf("at most %d characters", search.MaxQueryRunes)})
+	}
+	if q.PriceMin < 0 || q.PriceMax < 0 || (q.PriceMax > 0 && q.PriceMax < q.PriceMin) {
+		return SearchResult{}, dataport.Invalid(op, dataport.FieldProblem{Field: "price_max", Message: "prices are not negative and the maximum is not below the minimum"})
+	}
+	if (q.PriceMin > 0 || q.PriceMax > 0) && q.Currency == "" {
+		return SearchResult{}, dataport.Invalid(op, dataport.FieldProblem{Field: "currency", Message: "a price range needs its currency"})
 	}
 	if q.Limit <= 0 {
 		q.Limit = 20
@@ -157,18 +176,27 @@ func (s *Service) Search(ctx context.Context, actor dataport.Actor, q SearchQuer
 				where = append(where, col+" = "+arg(v))
 			}
 		}
+		if q.DeliveryMode != "" {
+			where = append(where, "d.modes LIKE "+arg("%,"+q.DeliveryMode+",%"))
+		}
+		if q.Currency != "" {
+			where = append(where, "d.currency = "+arg(q.Currency), "d.price_min >= "+arg(q.PriceMin))
+			if q.PriceMax > 0 {
+				where = append(where, "d.price_min <= "+arg(q.PriceMax))
+			}
+		}
 		var sqlq string
 		if len(terms) > 0 {
 			in := make([]string, len(terms))
 			for i, t := range terms {
 				in[i] = arg(t)
 			}
-			sqlq = `SELECT d.product_id, d.type, d.category, d.listed_at, d.length, p.term, p.tf
+			sqlq = `SELECT d.product_id, d.type, d.category, d.listed_at, d.length, d.origin, d.grade, d.supplier_id, d.modes, p.term, p.tf
 				FROM search_postings p JOIN search_docs d ON d.product_id = p.product_id
 				JOIN participants s ON s.id = d.supplier_id
 				WHERE p.term IN (` + strings.Join(in, ", ") + `) AND ` + strings.Join(where, " AND ")
 		} else {
-			sqlq = `SELECT d.product_id, d.type, d.category, d.listed_at, d.length, '', 0
+			sqlq = `SELECT d.product_id, d.type, d.category, d.listed_at, d.length, d.origin, d.grade, d.supplier_id, d.modes, '', 0
 				FROM search_docs d JOIN participants s ON s.id = d.supplier_id WHERE ` + strings.Join(where, " AND ")
 		}
 		rows, err := tx.Query(sqlq, args...)
@@ -180,7 +208,7 @@ func (s *Service) Search(ctx context.Context, actor dataport.Actor, q SearchQuer
 			var c candidate
 			var term string
 			var tf int64
-			if err := rows.Scan(&c.id, &c.typ, &c.category, &c.listedAt, &c.length, &term, &tf); err != nil {
+			if err := rows.Scan(&c.id, &c.typ, &c.category, &c.listedAt, &c.length, &c.origin, &c.grade, &c.supplier, &c.modes, &term, &tf); err != nil {
 				rows.Close()
 				return dataport.Internal(op, err)
 			}
@@ -235,10 +263,18 @@ func (s *Service) Search(ctx context.Context, actor dataport.Actor, q SearchQuer
 			return a.id > b.id // ids grow with time: the newer first
 		})
 		res.Total = len(found)
-		res.Facets = map[string]map[string]int{"type": {}, "category": {}}
+		res.Facets = map[string]map[string]int{"type": {}, "category": {}, "origin": {}, "grade": {}, "supplier": {}, "delivery_mode": {}}
 		for _, c := range found {
 			res.Facets["type"][c.typ]++
 			res.Facets["category"][c.category]++
+			res.Facets["origin"][c.origin]++
+			res.Facets["grade"][c.grade]++
+			res.Facets["supplier"][c.supplier]++
+			for _, m := range strings.Split(strings.Trim(c.modes, ","), ",") {
+				if m != "" {
+					res.Facets["delivery_mode"][m]++
+				}
+			}
 		}
 		res.Items = []Hit{}
 		for i := offset; i < len(found) && i < offset+q.Limit; i++ {
