@@ -475,5 +475,11 @@ func TestProductEndpoints(t *testing.T) {
 			t.Fatalf("matches: %s", ms.body)
 		}
 		wantStatus(t, x.do("GET", "/api/v1/inbox", buyerKey, nil), http.StatusOK)
+		dmID := dm.json(t)["id"].(string)
+		qr := x.do("POST", "/api/v1/demands/"+dmID+"/quotes", key, map[string]any{"product_id": pid, "price": map[string]any{"amount": 400000, "currency": "CNY"}})
+		wantStatus(t, qr, http.StatusCreated)
+		wantStatus(t, x.do("POST", "/api/v1/quotes/"+qr.json(t)["id"].(string)+"/accept", buyerKey, nil), http.StatusOK)
+		wantProblem(t, x.do("POST", "/api/v1/quotes/"+qr.json(t)["id"].(string)+"/decline", buyerKey, nil), http.StatusConflict, "")
+		wantStatus(t, x.do("POST", "/api/v1/demands/"+dmID+"/close", buyerKey, nil), http.StatusOK)
 	})
 }

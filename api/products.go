@@ -191,3 +191,66 @@ func (s *Server) inbox(ctx context.Context, in *inboxInput) (*inboxOutput, error
 	out.Body.Items = append([]catalog.Notification{}, ns...)
 	return out, nil
 }
+
+type makeQuoteInput struct {
+	ID   string `path:"id" doc:"demand id"`
+	Body catalog.NewQuote
+}
+
+type quoteOutput struct{ Body catalog.Quote }
+
+func (s *Server) makeQuote(ctx context.Context, in *makeQuoteInput) (*quoteOutput, error) {
+	q, err := s.Catalog.MakeQuote(ctx, actorOf(ctx), in.ID, in.Body)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &quoteOutput{Body: q}, nil
+}
+
+type quotesOutput struct {
+	Body struct {
+		Items []catalog.Quote `json:"items"`
+	}
+}
+
+func (s *Server) demandQuotes(ctx context.Context, in *demandPath) (*quotesOutput, error) {
+	qs, err := s.Catalog.Quotes(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &quotesOutput{}
+	out.Body.Items = append([]catalog.Quote{}, qs...)
+	return out, nil
+}
+
+type quotePath struct {
+	ID string `path:"id" doc:"quote id"`
+}
+
+func (s *Server) acceptQuote(ctx context.Context, in *quotePath) (*quoteOutput, error) {
+	q, err := s.Catalog.DecideQuote(ctx, actorOf(ctx), in.ID, true)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &quoteOutput{Body: q}, nil
+}
+
+func (s *Server) declineQuote(ctx context.Context, in *quotePath) (*quoteOutput, error) {
+	q, err := s.Catalog.DecideQuote(ctx, actorOf(ctx), in.ID, false)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &quoteOutput{Body: q}, nil
+}
+
+type closeDemandInput struct {
+	ID string `path:"id" doc:"demand id"`
+}
+
+func (s *Server) closeDemand(ctx context.Context, in *closeDemandInput) (*demandOutput, error) {
+	d, err := s.Catalog.CloseDemand(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &demandOutput{Body: d}, nil
+}

@@ -56,6 +56,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	register(s, http.MethodPost, "post-demand", "/api/v1/demands", "Post a demand (buyers): listed products that fit it are matched now and as they are listed", "catalog", s.postDemand, created)
 	get(s, "demand-matches", "/api/v1/demands/{id}/matches", "Listed products that fit a demand, ranked, each with why", "catalog", s.demandMatches)
+	register(s, http.MethodPost, "close-demand", "/api/v1/demands/{id}/close", "Close a demand (its buyer)", "catalog", s.closeDemand)
+	register(s, http.MethodPost, "make-quote", "/api/v1/demands/{id}/quotes", "Quote a listed product for a demand (its supplier or agent)", "catalog", s.makeQuote, created)
+	get(s, "demand-quotes", "/api/v1/demands/{id}/quotes", "A demand's quotes (its buyer: all; a supplier: its own)", "catalog", s.demandQuotes)
+	register(s, http.MethodPost, "accept-quote", "/api/v1/quotes/{id}/accept", "Accept a quote (the demand's buyer)", "catalog", s.acceptQuote)
+	register(s, http.MethodPost, "decline-quote", "/api/v1/quotes/{id}/decline", "Decline a quote (the demand's buyer)", "catalog", s.declineQuote)
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "catalog", s.inbox)
 	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
 

@@ -62,3 +62,48 @@ func TestDemandMatching(t *testing.T) {
 		kind(t, err, dataport.KindNotFound)
 	})
 }
+
+func TestQuotes(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		p := w.list(w.supplier, details())
+		demand, err := w.cat.PostDemand(ctx, w.buyer, catalog.NewDemand{Text: "信用评分", Currency: "CNY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		price := dataport.Money{Amount: 900_000, Currency: "CNY"}
+		_, err = w.cat.MakeQuote(ctx, w.supplier, demand.ID, catalog.NewQuote{ProductID: p.ID, Price: dataport.Money{Amount: -1, Currency: "CNY"}})
+		kind(t, err, dataport.KindInvalid)
+		_, err = w.cat.MakeQuote(ctx, w.agent, demand.ID, catalog.NewQuote{ProductID: p.ID, Price: price})
+		kind(t, err, dataport.KindInvalid) // not the agent's product
+		q, err := w.cat.MakeQuote(ctx, w.supplier, demand.ID, catalog.NewQuote{ProductID: p.ID, Price: price, Message: "首年九折"})
+		if err != nil || q.Status != "open" {
+			t.Fatalf("quote: %+v %v", q, err)
+		}
+		inbox, _ := w.cat.Inbox(ctx, w.buyer, 10)
+		if len(inbox) == 0 || inbox[0].Kind != "quote.received" {
+			t.Fatalf("buyer inbox: %v", inbox)
+		}
+		_, err = w.cat.DecideQuote(ctx, w.supplier, q.ID, true)
+		kind(t, err, dataport.KindNotFound)
+		if q, err = w.cat.DecideQuote(ctx, w.buyer, q.ID, true); err != nil || q.Status != "accepted" {
+			t.Fatalf("accept: %+v %v", q, err)
+		}
+		_, err = w.cat.DecideQuote(ctx, w.buyer, q.ID, false)
+		kind(t, err, dataport.KindConflict)
+		inbox, _ = w.cat.Inbox(ctx, w.supplier, 10)
+		if len(inbox) == 0 || inbox[0].Kind != "quote.accepted" {
+			t.Fatalf("supplier inbox: %v", inbox)
+		}
+		qs, err := w.cat.Quotes(ctx, w.buyer, demand.ID)
+		if err != nil || len(qs) != 1 || qs[0].Message != "首年九折" {
+			t.Fatalf("quotes: %v %v", qs, err)
+		}
+		if _, err := w.cat.CloseDemand(ctx, w.buyer, demand.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.cat.MakeQuote(ctx, w.supplier, demand.ID, catalog.NewQuote{ProductID: p.ID, Price: price})
+		kind(t, err, dataport.KindConflict)
+	})
+}
