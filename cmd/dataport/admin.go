@@ -51,7 +51,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		if *expires < 0 {
 			return fmt.Errorf("-expires %s: must not be negative", *expires)
 		}
-		db, err := store.Open(ctx, c.dsn(), store.Options{})
+		db, err := c.open(ctx)
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
-		db, err := store.Open(ctx, c.dsn(), store.Options{})
+		db, err := c.open(ctx)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := parse(fs, rest); err != nil {
 			return err
 		}
-		db, err := store.Open(ctx, c.dsn(), store.Options{})
+		db, err := c.open(ctx)
 		if err != nil {
 			return err
 		}
@@ -162,4 +162,9 @@ func joinRoles(roles []dataport.Role) string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, ",")
+}
+
+// open opens the database the flags name, applying pending migrations.
+func (c *config) open(ctx context.Context) (*store.DB, error) {
+	return store.Open(ctx, c.dsn(), store.Options{})
 }
