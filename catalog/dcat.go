@@ -36,8 +36,8 @@ func (s *Service) DCATPage(ctx context.Context, base string, page, size int) (ma
 	var datasets []any
 	more := false
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT d.product_id FROM search_docs d JOIN participants s ON s.id = d.supplier_id
-			WHERE s.status = 'active' AND (d.agent_id = '' OR EXISTS (SELECT 1 FROM participants a WHERE a.id = d.agent_id AND a.status = 'active'))
+		rows, err := tx.Query(`SELECT d.product_id FROM search_entries d JOIN participants s ON s.id = d.supplier_id
+			WHERE d.live = 1 AND s.status = 'active' AND (d.agent_id = '' OR EXISTS (SELECT 1 FROM participants a WHERE a.id = d.agent_id AND a.status = 'active'))
 			ORDER BY d.listed_at, d.product_id LIMIT $1 OFFSET $2`, size+1, (page-1)*size)
 		if err != nil {
 			return dataport.Internal(op, err)
@@ -56,14 +56,9 @@ func (s *Service) DCATPage(ctx context.Context, base string, page, size int) (ma
 			ids, more = ids[:size], true
 		}
 		for _, id := range ids {
-			p, err := get(tx, op, id, 0)
+			p, err := listedProduct(tx, op, id)
 			if err != nil {
 				return err
-			}
-			if p.ListedRevision != p.Revision {
-				if p, err = get(tx, op, id, p.ListedRevision); err != nil {
-					return err
-				}
 			}
 			datasets = append(datasets, dataset(base, &p))
 		}

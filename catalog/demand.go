@@ -136,22 +136,35 @@ func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID st
 	if limit <= 0 || limit > 100 {
 		limit = 20
 	}
-	var out []Match
+	var d Demand
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		d, err := getDemand(tx, op, demandID)
-		if err != nil {
+		var err error
+		if d, err = getDemand(tx, op, demandID); err != nil {
 			return err
 		}
 		if actor.ParticipantID != d.BuyerID && !actor.Has(dataport.RoleOperator) {
 			return dataport.Errorf(op, dataport.KindNotFound, "no demand %s", demandID)
 		}
-		terms := search.Query(d.Text)
-		ids, err := productsWithAnyTerm(tx, terms)
-		if err != nil {
-			return dataport.Internal(op, err)
-		}
-		for _, id := range ids {
-			p, err := get(tx, op, id, 0)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Candidates: the visible listed products with any of the demand's terms; fit
+	// decides and explains.
+	terms := search.Query(d.Text)
+	if len(terms) == 0 {
+		return []Match{}, nil
+	}
+	idx, hidden, err := s.searchIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found := idx.Search(search.Request{Terms: terms, Any: true, Hide: map[string][]string{"supplier": hidden, "agent": hidden}})
+	out := []Match{}
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		for _, h := range found.Hits {
+			p, err := listedProduct(tx, op, h.Key)
 			if err != nil {
 				return err
 			}
@@ -159,47 +172,21 @@ func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID st
 				out = append(out, m)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool {
-			if out[i].Score != out[j].Score {
-				return out[i].Score > out[j].Score
-			}
-			return out[i].ProductID > out[j].ProductID
-		})
-		if len(out) > limit {
-			out = out[:limit]
-		}
 		return nil
 	})
-	return out, err
-}
-
-// productsWithAnyTerm lists the indexed (listed, visible) products that have any of
-// the terms.
-func productsWithAnyTerm(tx *store.Tx, terms []string) ([]string, error) {
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(terms))
-	in := make([]string, len(terms))
-	for i, t := range terms {
-		args[i], in[i] = t, fmt.Sprintf("$%d", i+1)
-	}
-	rows, err := tx.Query(`SELECT DISTINCT p.product_id FROM search_postings p JOIN search_docs d ON d.product_id = p.product_id
-		JOIN participants s ON s.id = d.supplier_id AND s.status = 'active'
-		WHERE p.term IN (`+strings.Join(in, ", ")+`) ORDER BY p.product_id`, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
 		}
-		ids = append(ids, id)
+		return out[i].ProductID > out[j].ProductID
+	})
+	if len(out) > limit {
+		out = out[:limit]
 	}
-	return ids, rows.Err()
+	return out, nil
 }
 
 // fit decides whether p fits d and explains why.

@@ -201,3 +201,60 @@ func TestDCATExport(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchAcrossServers: two catalog services on one database stand for two
+// servers. Each keeps its own in-memory index and follows the other's changes
+// through search_entries; an emptied search_entries table is rebuilt from the
+// listed products.
+func TestSearchAcrossServers(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		other := catalog.New(w.db, w.reg, nil)
+		count := func(c *catalog.Service, q string) int {
+			t.Helper()
+			res, err := c.Search(ctx, w.buyer, catalog.SearchQuery{Q: q})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Total
+		}
+		if n := count(other, "信用"); n != 0 { // loads an empty index
+			t.Fatalf("before listing: %d", n)
+		}
+		p := w.list(w.supplier, details())
+		if n := count(other, "信用"); n != 1 {
+			t.Fatalf("the other server does not find the new listing: %d", n)
+		}
+		if _, err := w.cat.Suspend(ctx, w.operator, p.ID, "complaint"); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(other, "信用"); n != 0 {
+			t.Fatalf("the other server still finds the suspended product: %d", n)
+		}
+		if _, err := w.cat.Resume(ctx, w.operator, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		second := details()
+		second.Title = dataport.Bilingual{Zh: "企业信用报告", En: "Company credit reports"}
+		w.list(w.supplier, second)
+		if n := count(other, "信用"); n != 2 {
+			t.Fatalf("after resume and a second listing: %d", n)
+		}
+
+		// An emptied table (a database from before the in-memory index) is rebuilt.
+		if err := w.db.WriteDerived(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(`DELETE FROM search_entries`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		fresh := catalog.New(w.db, w.reg, nil)
+		if n := count(fresh, "信用"); n != 2 {
+			t.Fatalf("after the rebuild: %d", n)
+		}
+		if n := count(fresh, "reports"); n != 1 {
+			t.Fatalf("reports after the rebuild: %d", n)
+		}
+	})
+}

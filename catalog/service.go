@@ -47,6 +47,7 @@ type Service struct {
 	db     *store.DB
 	reg    Participants
 	agency AgencyCheck
+	live   *liveIndex
 }
 
 // New returns the catalog over db.
@@ -54,7 +55,7 @@ func New(db *store.DB, reg Participants, agency AgencyCheck) *Service {
 	if agency == nil {
 		agency = DefaultAgencyCheck
 	}
-	return &Service{db: db, reg: reg, agency: agency}
+	return &Service{db: db, reg: reg, agency: agency, live: &liveIndex{}}
 }
 
 // NewProduct starts a product as a draft.

@@ -102,14 +102,9 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 	// groups of several processes queue: numbers are gap-free, and commit order is
 	// sequence order. Filing times never go backwards along the sequence, even when
 	// the clocks of several replicas disagree a little.
-	st := tx.GroupValue(stageKey{}, func() any { return &stage{} }).(*stage)
-	if !st.loaded {
-		if err := tx.QueryRowGroup(`UPDATE filing_sequence SET last_seq = last_seq WHERE id = 1
-			RETURNING last_seq, last_filed_at`).Scan(&st.last, &st.lastAt); err != nil {
-			return Filing{}, dataport.Internal(op, err)
-		}
-		st.loaded = true
-		tx.AtGroupEnd(st.write)
+	st, err := staged(tx)
+	if err != nil {
+		return Filing{}, dataport.Internal(op, err)
 	}
 	seq := st.last + 1
 	at := store.FormatTime(tx.Now())
@@ -139,6 +134,33 @@ func File(tx *store.Tx, actor dataport.Actor, change Change) (Filing, error) {
 }
 
 type stageKey struct{}
+
+// staged returns the write group's stage, taking the sequence's row lock at the
+// group's first use.
+func staged(tx *store.Tx) (*stage, error) {
+	st := tx.GroupValue(stageKey{}, func() any { return &stage{} }).(*stage)
+	if !st.loaded {
+		if err := tx.QueryRowGroup(`UPDATE filing_sequence SET last_seq = last_seq WHERE id = 1
+			RETURNING last_seq, last_filed_at`).Scan(&st.last, &st.lastAt); err != nil {
+			return nil, err
+		}
+		st.loaded = true
+		tx.AtGroupEnd(st.write)
+	}
+	return st, nil
+}
+
+// Next returns the number the next filing in tx will have. Records derived from a
+// change (the catalog's search entries) carry it so that other processes can follow
+// them in commit order: a number is handed out under the sequence's row lock, held
+// to commit, so whatever carries a greater number commits later.
+func Next(tx *store.Tx) (int64, error) {
+	st, err := staged(tx)
+	if err != nil {
+		return 0, dataport.Internal("ledger.Next", err)
+	}
+	return st.last + 1, nil
+}
 
 // stage holds a write group's filings until the group's end.
 type stage struct {
