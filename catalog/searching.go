@@ -77,7 +77,7 @@ type entry struct {
 
 func entryOf(p *Product) entry {
 	d := p.Details
-	tf := map[string]int64{}
+	tf := make(map[string]int64, 256)
 	var length int64
 	add := func(text string, weight int64) {
 		for _, t := range search.Analyze(text) {
@@ -107,7 +107,7 @@ func (e *entry) doc() search.Doc {
 			tags = append(tags, m)
 		}
 	}
-	return search.Doc{Key: e.productID, Order: e.listedAt, Terms: search.DecodeTerms(e.terms), Length: e.length,
+	return search.Doc{Key: e.productID, Order: e.listedAt, Encoded: e.terms, Length: e.length,
 		Fields: []string{e.typ, e.category, e.origin, e.grade, e.supplier, e.agent}, Tags: tags, Amount: e.priceMin, Unit: e.currency}
 }
 
@@ -378,15 +378,17 @@ func (s *Service) Search(ctx context.Context, actor dataport.Actor, q SearchQuer
 	delete(found.Facets, "agent")
 	res := SearchResult{Total: found.Total, Items: []Hit{}, Facets: found.Facets}
 	if len(found.Hits) > 0 {
+		ids := make([]string, len(found.Hits))
+		score := map[string]float64{}
+		for i, h := range found.Hits {
+			ids[i], score[h.Key] = h.Key, h.Score
+		}
 		err = s.db.Read(ctx, func(tx *store.Tx) error {
-			for _, h := range found.Hits {
-				p, err := listedProduct(tx, op, h.Key)
-				if err != nil {
-					return err
-				}
-				res.Items = append(res.Items, Hit{Product: p, Score: math.Round(h.Score*1e6) / 1e6, Snippet: highlight(title(p.Details.Title), terms)})
+			ps, err := listedProducts(tx, op, ids)
+			for _, p := range ps {
+				res.Items = append(res.Items, Hit{Product: p, Score: math.Round(score[p.ID]*1e6) / 1e6, Snippet: highlight(title(p.Details.Title), terms)})
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return SearchResult{}, err

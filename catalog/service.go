@@ -522,28 +522,12 @@ func (s *Service) Revisions(ctx context.Context, actor dataport.Actor, id string
 
 // get reads a product with the details of revision rev (0: the latest).
 func get(tx *store.Tx, op, id string, rev int64) (Product, error) {
-	var p Product
-	var agent sql.NullString
-	var regNo sql.NullString
-	var status, regAt, reasons, sr, sb, sa, created, updated string
-	err := tx.QueryRow(`SELECT id, supplier_id, agent_id, status, latest_revision, listed_revision, registration_number,
-		registered_at, review_reasons, suspended_reason, suspended_by, suspended_at, created_at, updated_at, version
-		FROM products WHERE id = $1`, id).Scan(&p.ID, &p.SupplierID, &agent, &status, &p.LatestRevision, &p.ListedRevision,
-		&regNo, &regAt, &reasons, &sr, &sb, &sa, &created, &updated, &p.Version)
+	p, err := scanProduct(tx.QueryRow(`SELECT `+productColumns+` FROM products WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Product{}, notFound(op, id)
 	}
 	if err != nil {
 		return Product{}, dataport.Internal(op, err)
-	}
-	p.AgentID, p.RegistrationNumber, p.Status = agent.String, regNo.String, Status(status)
-	p.RegisteredAt, _ = store.ParseTime(regAt)
-	p.CreatedAt, _ = store.ParseTime(created)
-	p.UpdatedAt, _ = store.ParseTime(updated)
-	json.Unmarshal([]byte(reasons), &p.ReviewReasons)
-	if sr != "" {
-		at, _ := store.ParseTime(sa)
-		p.Suspension = &ListingSuspension{Reason: sr, By: sb, At: at}
 	}
 	if rev == 0 {
 		rev = p.LatestRevision
@@ -559,6 +543,82 @@ func get(tx *store.Tx, op, id string, rev int64) (Product, error) {
 	}
 	p.Revision = rev
 	return p, nil
+}
+
+const productColumns = `id, supplier_id, agent_id, status, latest_revision, listed_revision, registration_number,
+	registered_at, review_reasons, suspended_reason, suspended_by, suspended_at, created_at, updated_at, version`
+
+type rowScanner interface{ Scan(...any) error }
+
+// scanProduct reads productColumns, and any columns after them into extra.
+func scanProduct(row rowScanner, extra ...any) (Product, error) {
+	var p Product
+	var agent sql.NullString
+	var regNo sql.NullString
+	var status, regAt, reasons, sr, sb, sa, created, updated string
+	dest := append([]any{&p.ID, &p.SupplierID, &agent, &status, &p.LatestRevision, &p.ListedRevision,
+		&regNo, &regAt, &reasons, &sr, &sb, &sa, &created, &updated, &p.Version}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return Product{}, err
+	}
+	p.AgentID, p.RegistrationNumber, p.Status = agent.String, regNo.String, Status(status)
+	p.RegisteredAt, _ = store.ParseTime(regAt)
+	p.CreatedAt, _ = store.ParseTime(created)
+	p.UpdatedAt, _ = store.ParseTime(updated)
+	json.Unmarshal([]byte(reasons), &p.ReviewReasons)
+	if sr != "" {
+		at, _ := store.ParseTime(sa)
+		p.Suspension = &ListingSuspension{Reason: sr, By: sb, At: at}
+	}
+	return p, nil
+}
+
+// listedProducts reads products with the details of their listed revisions, in one
+// query, in the order of ids; ids not found are left out.
+func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in := make([]string, len(ids))
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		in[i], args[i] = fmt.Sprintf("$%d", i+1), id
+	}
+	rows, err := tx.Query(`SELECT p.id, p.supplier_id, p.agent_id, p.status, p.latest_revision, p.listed_revision,
+		p.registration_number, p.registered_at, p.review_reasons, p.suspended_reason, p.suspended_by, p.suspended_at,
+		p.created_at, p.updated_at, p.version, r.revision, r.details, r.sha256
+		FROM products p JOIN product_revisions r ON r.product_id = p.id
+		AND r.revision = CASE WHEN p.listed_revision > 0 THEN p.listed_revision ELSE p.latest_revision END
+		WHERE p.id IN (`+strings.Join(in, ", ")+`)`, args...)
+	if err != nil {
+		return nil, dataport.Internal(op, err)
+	}
+	defer rows.Close()
+	byID := map[string]Product{}
+	for rows.Next() {
+		var details string
+		var rev int64
+		var sum string
+		p, err := scanProduct(rows, &rev, &details, &sum)
+		if err != nil {
+			return nil, dataport.Internal(op, err)
+		}
+		if err := json.Unmarshal([]byte(details), &p.Details); err != nil {
+			return nil, dataport.Internal(op, err)
+		}
+		p.Revision, p.DetailsSHA256 = rev, sum
+		byID[p.ID] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dataport.Internal(op, err)
+	}
+	out := make([]Product, 0, len(ids))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func nullable(s string) any {

@@ -16,6 +16,7 @@ package search
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -40,14 +41,14 @@ func Analyze(text string) []Term {
 	for _, tok := range tokens(text) {
 		if tok.cjk {
 			for i, r := range tok.runes {
-				terms = append(terms, Term{Text: string(r), Start: tok.offs[i], End: tok.offs[i] + utf8.RuneLen(r)})
+				terms = append(terms, Term{Text: cjkTerm(r, 0), Start: tok.offs[i], End: tok.offs[i] + utf8.RuneLen(r)})
 				if i+1 < len(tok.runes) {
-					terms = append(terms, Term{Text: string(tok.runes[i : i+2]), Start: tok.offs[i], End: tok.offs[i+1] + utf8.RuneLen(tok.runes[i+1])})
+					terms = append(terms, Term{Text: cjkTerm(r, tok.runes[i+1]), Start: tok.offs[i], End: tok.offs[i+1] + utf8.RuneLen(tok.runes[i+1])})
 				}
 			}
 			continue
 		}
-		if stem := stemWord(tok.text); stem != "" {
+		if stem := stemWord(string(tok.text)); stem != "" {
 			terms = append(terms, Term{Text: stem, Start: tok.offs[0], End: tok.end})
 		}
 	}
@@ -76,14 +77,14 @@ func Query(q string) []string {
 			}
 			continue
 		}
-		add(stemWord(tok.text))
+		add(stemWord(string(tok.text)))
 	}
 	return out
 }
 
 type token struct {
 	cjk   bool
-	text  string // folded word (non-CJK)
+	text  []byte // folded word (non-CJK)
 	runes []rune // CJK characters
 	offs  []int  // byte offset of each rune (CJK) or of the word's start
 	end   int
@@ -91,6 +92,9 @@ type token struct {
 
 // isCJK reports whether r is written without spaces between words.
 func isCJK(r rune) bool {
+	if r < 0x2E80 { // below the CJK radicals: Latin, Greek, Cyrillic, symbols
+		return false
+	}
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul)
 }
 
@@ -118,18 +122,18 @@ func tokens(text string) []token {
 			}
 			cur.runes = append(cur.runes, r)
 			cur.offs = append(cur.offs, i)
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+		case wordRune(r):
 			if cur != nil && cur.cjk {
 				flush(i)
 			}
 			if cur == nil {
 				cur = &token{offs: []int{i}}
 			}
-			cur.text += string(unicode.ToLower(r))
+			cur.text = utf8.AppendRune(cur.text, unicode.ToLower(r))
 		case r == '\'' || r == '’':
 			// Apostrophes stay inside words (China's → china's → china).
 			if cur != nil && !cur.cjk {
-				cur.text += "'"
+				cur.text = append(cur.text, '\'')
 				continue
 			}
 			flush(i)
@@ -139,6 +143,14 @@ func tokens(text string) []token {
 	}
 	flush(len(text))
 	return out
+}
+
+// wordRune reports whether r belongs in a word: letters, digits and combining marks.
+func wordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 
 // fold maps full-width and half-width forms to their usual width.
@@ -151,9 +163,57 @@ func fold(r rune) rune {
 	return f
 }
 
+// The analyzer's caches: CJK unigrams and bigrams interned (a catalog uses a few
+// thousand characters, and building each term's string anew was most of the
+// analyzer's allocation), and English stems (the Snowball stemmer is its slowest
+// step; a catalog's words repeat). Each stops growing at maxCached entries, so
+// hostile text cannot grow them without bound.
+var (
+	cacheMu   sync.RWMutex
+	cjkTerms  = map[uint64]string{}
+	stems     = map[string]string{}
+	maxCached = 1 << 18
+)
+
+func cjkTerm(a, b rune) string {
+	key := uint64(a)<<32 | uint64(b)
+	cacheMu.RLock()
+	s, ok := cjkTerms[key]
+	cacheMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(a)
+	if b != 0 {
+		s += string(b)
+	}
+	cacheMu.Lock()
+	if len(cjkTerms) < maxCached {
+		cjkTerms[key] = s
+	}
+	cacheMu.Unlock()
+	return s
+}
+
 // stemWord stems an English word; stop words are kept (a catalog query "data of
 // china" must still say "data"), numbers and other scripts pass unchanged.
 func stemWord(w string) string {
+	cacheMu.RLock()
+	s, ok := stems[w]
+	cacheMu.RUnlock()
+	if ok {
+		return s
+	}
+	s = stemUncached(w)
+	cacheMu.Lock()
+	if len(stems) < maxCached {
+		stems[w] = s
+	}
+	cacheMu.Unlock()
+	return s
+}
+
+func stemUncached(w string) string {
 	w = strings.Trim(w, "'")
 	w = strings.TrimSuffix(w, "'s")
 	if w == "" {

@@ -39,10 +39,13 @@ type Index struct {
 	order  []string // the newness key; larger is newer
 	length []uint32 // weighted number of terms, for BM25 length normalisation
 	alive  bitmap
-	fields [][]uint32 // [field][doc] value ordinal
-	tags   []uint64   // [doc] bit i: the tag with ordinal i
-	amount []int64    // price in minor units; -1: none
-	unit   []uint32   // ordinal of the price's currency in units
+	// rows holds each document's facet values side by side, so that counting the
+	// facets of a match reads one cache line: stride uint32s per document, the value
+	// ordinal of each keyword field, then the tag bits (bit i: the tag with ordinal i).
+	rows   []uint32
+	stride int
+	amount []int64  // price in minor units; -1: none
+	unit   []uint32 // ordinal of the price's currency in units
 
 	values []*dict // [field] values, each with its posting list
 	tagSet *dict
@@ -58,31 +61,34 @@ type Index struct {
 
 // Doc is one product as the index sees it.
 type Doc struct {
-	Key    string
-	Order  string           // newness: larger is newer (listed time, then key)
-	Terms  map[string]int64 // weighted term frequencies
-	Length int64            // weighted number of terms
-	Fields []string         // one value per keyword field, in the Index's field order
-	Tags   []string         // values of the multi-valued tag field
-	Amount int64            // the lowest price in minor units; -1: none
-	Unit   string           // its currency
+	Key   string
+	Order string           // newness: larger is newer (listed time, then key)
+	Terms map[string]int64 // weighted term frequencies
+	// Encoded holds the term frequencies as EncodeTerms writes them, instead of
+	// Terms: how the catalog loads its stored rows without a map per product.
+	Encoded string
+	Length  int64    // weighted number of terms
+	Fields  []string // one value per keyword field, in the Index's field order
+	Tags    []string // values of the multi-valued tag field
+	Amount  int64    // the lowest price in minor units; -1: none
+	Unit    string   // its currency
 }
 
 // MaxTags is how many distinct tag values (delivery modes) the index holds.
-const MaxTags = 64
+const MaxTags = 32
 
 // NewIndex returns an empty index with the named keyword fields and tag field.
 func NewIndex(tagName string, fieldNames ...string) *Index {
 	x := &Index{fieldNames: fieldNames, tagName: tagName, tagSet: newDict(), units: newDict(),
 		terms: map[string]*list{}, byKey: map[string]uint32{}, sorted: true}
-	x.fields = make([][]uint32, len(fieldNames))
+	x.stride = len(fieldNames) + 1
 	for range fieldNames {
 		x.values = append(x.values, newDict())
 	}
 	return x
 }
 
-const blockSize = 128
+const blockSize = 16
 
 // list is a posting list: ascending document numbers, with term frequencies for a
 // term (capped at 255) and, per block of blockSize postings, the largest frequency
@@ -94,6 +100,10 @@ type list struct {
 	blockMinLen []uint32
 	maxTF       uint8
 	minLen      uint32
+	// bits, for a list holding a good share of all documents (see dense): the same
+	// documents as a bitmap, so that intersections and facet counts run a word at
+	// a time. It may include dead documents; queries mask them.
+	bits bitmap
 }
 
 func (l *list) add(doc uint32, tf uint8, length uint32, withTF bool) {
@@ -112,6 +122,20 @@ func (l *list) add(doc uint32, tf uint8, length uint32, withTF bool) {
 		l.tfs = append(l.tfs, tf)
 	}
 	l.docs = append(l.docs, doc)
+	if l.bits != nil {
+		l.bits.set(doc)
+	}
+}
+
+// dense gives l a bitmap once it holds at least one document in 32 (a bitmap costs
+// a bit per document; the list four bytes per posting).
+func (x *Index) dense(l *list) {
+	if l.bits == nil && len(l.docs) >= max(64, x.live/32) {
+		l.bits = make(bitmap, (len(x.keys)+63)/64)
+		for _, n := range l.docs {
+			l.bits.set(n)
+		}
+	}
 }
 
 // dict numbers the values of a field and keeps each value's documents.
@@ -184,6 +208,11 @@ func (x *Index) remove(key string) {
 	x.totalLen -= int64(x.length[n])
 }
 
+func (x *Index) row(n uint32) []uint32 {
+	i := int(n) * x.stride
+	return x.rows[i : i+x.stride : i+x.stride]
+}
+
 func (x *Index) add(d Doc) {
 	n := uint32(len(x.keys))
 	length := uint32(min(max(d.Length, 1), math.MaxUint32))
@@ -203,10 +232,11 @@ func (x *Index) add(d Doc) {
 			v = d.Fields[f]
 		}
 		o := x.values[f].get(v)
-		x.fields[f] = append(x.fields[f], o)
+		x.rows = append(x.rows, o)
 		x.values[f].lists[o].add(n, 0, 0, false)
+		x.dense(x.values[f].lists[o])
 	}
-	var mask uint64
+	var mask uint32
 	for _, t := range d.Tags {
 		if _, known := x.tagSet.ord[t]; t == "" || !known && len(x.tagSet.names) >= MaxTags {
 			continue
@@ -215,22 +245,31 @@ func (x *Index) add(d Doc) {
 		if mask&(1<<o) == 0 {
 			mask |= 1 << o
 			x.tagSet.lists[o].add(n, 0, 0, false)
+			x.dense(x.tagSet.lists[o])
 		}
 	}
-	x.tags = append(x.tags, mask)
+	x.rows = append(x.rows, mask)
 	x.amount = append(x.amount, d.Amount)
 	x.unit = append(x.unit, x.units.get(d.Unit))
-	for t, tf := range d.Terms {
+	post := func(t string, tf int64) {
 		if tf <= 0 {
-			continue
+			return
 		}
 		l := x.terms[t]
 		if l == nil {
 			l = &list{}
-			x.terms[t] = l
+			x.terms[strings.Clone(t)] = l // t may point into a whole stored row
+		}
+		if k := len(l.docs); k > 0 && l.docs[k-1] == n { // a term listed twice
+			return
 		}
 		l.add(n, uint8(min(tf, 255)), length, true)
+		x.dense(l)
 	}
+	for t, tf := range d.Terms {
+		post(t, tf)
+	}
+	eachTerm(d.Encoded, post)
 }
 
 // Compact drops dead documents and renumbers the rest in newness order, so that
@@ -270,21 +309,15 @@ func (x *Index) compact() {
 	y.keys = make([]string, len(keep))
 	y.order = make([]string, len(keep))
 	y.length = make([]uint32, len(keep))
-	y.tags = make([]uint64, len(keep))
+	y.rows = make([]uint32, 0, len(keep)*x.stride)
 	y.amount = make([]int64, len(keep))
 	y.unit = make([]uint32, len(keep))
 	y.alive = make(bitmap, (len(keep)+63)/64)
-	for f := range y.fields {
-		y.fields[f] = make([]uint32, len(keep))
-		y.values[f] = x.values[f]
-	}
 	for i, n := range keep {
-		y.keys[i], y.order[i], y.length[i], y.tags[i], y.amount[i], y.unit[i] = x.keys[n], x.order[n], x.length[n], x.tags[n], x.amount[n], x.unit[n]
+		y.keys[i], y.order[i], y.length[i], y.amount[i], y.unit[i] = x.keys[n], x.order[n], x.length[n], x.amount[n], x.unit[n]
+		y.rows = append(y.rows, x.row(n)...)
 		y.alive.set(uint32(i))
 		y.byKey[x.keys[n]] = uint32(i)
-		for f := range y.fields {
-			y.fields[f][i] = x.fields[f][n]
-		}
 	}
 	relist := func(l *list, withTF bool) *list {
 		type posting struct {
@@ -333,7 +366,15 @@ func (x *Index) compact() {
 		}
 	}
 	y.live, y.totalLen = len(keep), x.totalLen
-	x.keys, x.order, x.length, x.alive, x.fields, x.tags, x.amount, x.unit = y.keys, y.order, y.length, y.alive, y.fields, y.tags, y.amount, y.unit
+	for _, d := range append(slices.Clone(y.values), y.tagSet) {
+		for _, l := range d.lists {
+			y.dense(l)
+		}
+	}
+	for _, l := range y.terms {
+		y.dense(l)
+	}
+	x.keys, x.order, x.length, x.alive, x.rows, x.amount, x.unit = y.keys, y.order, y.length, y.alive, y.rows, y.amount, y.unit
 	x.values, x.tagSet, x.units, x.terms, x.byKey = y.values, y.tagSet, y.units, y.terms, y.byKey
 	x.live, x.dead, x.totalLen, x.sorted = y.live, 0, y.totalLen, true
 }
@@ -408,7 +449,6 @@ func (x *Index) Search(q Request) Result {
 			res.Facets[f] = map[string]int{}
 		}
 	}
-	ndocs := uint32(len(x.keys))
 	// ok: live and not hidden.
 	ok := slices.Clone(x.alive)
 	for field, vals := range q.Hide {
@@ -456,46 +496,37 @@ func (x *Index) Search(q Request) Result {
 		}
 		lists = append(lists, x.tagSet.lists[o])
 	}
-	unit, priced := uint32(0), q.Unit != ""
-	if priced {
+	var unit uint32
+	if q.Unit != "" {
 		o, found := x.units.ord[q.Unit]
 		if !found {
 			return res
 		}
 		unit = o
 	}
-	keep := func(n uint32) bool {
-		if !ok.has(n) {
-			return false
-		}
-		if priced && (x.unit[n] != unit || x.amount[n] < q.Min || (q.Max > 0 && x.amount[n] > q.Max)) {
-			return false
-		}
-		return true
-	}
 
-	// The matches, ascending: drive with the shortest list, gallop in the others.
-	var matched []uint32
-	if len(lists) == 0 {
-		matched = make([]uint32, 0, x.live)
-		for w, word := range ok {
-			for word != 0 {
-				n := uint32(w*64 + bits.TrailingZeros64(word))
-				word &= word - 1
-				if n < ndocs && keep(n) {
-					matched = append(matched, n)
-				}
-			}
-		}
-	} else {
-		slices.SortFunc(lists, func(a, b *list) int { return len(a.docs) - len(b.docs) })
+	// The matches, as a bitmap m. A short list drives a galloping intersection;
+	// lists with bitmaps are intersected a word at a time.
+	slices.SortFunc(lists, func(a, b *list) int { return len(a.docs) - len(b.docs) })
+	var m bitmap
+	switch {
+	case len(lists) == 0:
+		m = ok
+	case lists[0].bits == nil:
+		m = make(bitmap, len(ok))
 		pos := make([]int, len(lists))
 	drive:
 		for _, n := range lists[0].docs {
-			if !keep(n) {
+			if !ok.has(n) {
 				continue
 			}
 			for i := 1; i < len(lists); i++ {
+				if b := lists[i].bits; b != nil {
+					if !b.has(n) {
+						continue drive
+					}
+					continue
+				}
 				p := gallop(lists[i].docs, pos[i], n)
 				pos[i] = p
 				if p == len(lists[i].docs) {
@@ -505,23 +536,61 @@ func (x *Index) Search(q Request) Result {
 					continue drive
 				}
 			}
-			matched = append(matched, n)
+			m[n>>6] |= 1 << (n & 63)
+		}
+	default:
+		m = ok
+		for _, l := range lists {
+			b := l.bits
+			if b == nil {
+				b = make(bitmap, len(m))
+				for _, n := range l.docs {
+					b[n>>6] |= 1 << (n & 63)
+				}
+			}
+			for w := range m {
+				if w < len(b) {
+					m[w] &= b[w]
+				} else {
+					m[w] = 0
+				}
+			}
 		}
 	}
-	res.Total = len(matched)
+	total := 0
+	for w, word := range m {
+		if q.Unit != "" { // the price, document by document
+			for rest := word; rest != 0; rest &= rest - 1 {
+				n := uint32(w*64 + bits.TrailingZeros64(rest))
+				if x.unit[n] != unit || x.amount[n] < q.Min || (q.Max > 0 && x.amount[n] > q.Max) {
+					word &^= 1 << (n & 63)
+				}
+			}
+			m[w] = word
+		}
+		total += bits.OnesCount64(word)
+	}
+	res.Total = total
+	// Facets and ranking read m and the index only: over many matches they run side
+	// by side, one on each core.
+	var facets sync.WaitGroup
 	if q.Facets {
-		x.countFacets(matched, res.Facets)
+		if total > 4096 {
+			facets.Go(func() { x.countFacets(m, total, res.Facets) })
+		} else {
+			x.countFacets(m, total, res.Facets)
+		}
 	}
 	k := q.Offset + q.Limit
-	if k <= q.Offset || len(matched) <= q.Offset {
-		return res
-	}
 	var top []Hit
-	if q.Newest || len(terms) == 0 {
-		top = x.newest(matched, k)
-	} else {
-		top = x.relevant(q.Terms, matched, k)
+	if k > q.Offset && total > q.Offset {
+		if q.Newest || len(terms) == 0 {
+			top = x.newest(m, k)
+		} else {
+			top = x.relevant(q.Terms, m, total, k)
+		}
 	}
+	facets.Wait()
 	if q.Offset < len(top) {
 		res.Hits = top[q.Offset:]
 	}
@@ -530,6 +599,12 @@ func (x *Index) Search(q Request) Result {
 
 // gallop returns the first position at or after from where docs[pos] >= n.
 func gallop(docs []uint32, from int, n uint32) int {
+	// The next few first: walking matches in order, the one sought is usually near.
+	for end := min(from+8, len(docs)); from < end; from++ {
+		if docs[from] >= n {
+			return from
+		}
+	}
 	if from >= len(docs) || docs[from] >= n {
 		return from
 	}
@@ -545,29 +620,68 @@ func gallop(docs []uint32, from int, n uint32) int {
 	return lo + 1 + sort.Search(hi-lo-1, func(i int) bool { return docs[lo+1+i] >= n })
 }
 
-func (x *Index) countFacets(matched []uint32, out map[string]map[string]int) {
-	counts := make([][]int, len(x.fieldNames))
-	for f := range counts {
-		counts[f] = make([]int, len(x.values[f].names))
+// countFacets counts the facet values of the matches m. A few matches are counted
+// one by one from their rows; many, value by value: a value with a bitmap by
+// counting the bits it shares with m, another by testing its documents in m.
+func (x *Index) countFacets(m bitmap, total int, out map[string]map[string]int) {
+	nf := len(x.fieldNames)
+	if total <= max(1024, x.live/16) {
+		counts := make([][]int, nf)
+		for f := range counts {
+			counts[f] = make([]int, len(x.values[f].names))
+		}
+		var tagCounts [MaxTags]int
+		for w, word := range m {
+			for ; word != 0; word &= word - 1 {
+				row := x.row(uint32(w*64 + bits.TrailingZeros64(word)))
+				for f := range nf {
+					counts[f][row[f]]++
+				}
+				for t := row[nf]; t != 0; t &= t - 1 {
+					tagCounts[bits.TrailingZeros32(t)]++
+				}
+			}
+		}
+		for f, name := range x.fieldNames {
+			for o, c := range counts[f] {
+				if c > 0 {
+					out[name][x.values[f].names[o]] = c
+				}
+			}
+		}
+		for o, c := range tagCounts[:len(x.tagSet.names)] {
+			if c > 0 {
+				out[x.tagName][x.tagSet.names[o]] = c
+			}
+		}
+		return
 	}
-	var tagCounts [MaxTags]int
-	for _, n := range matched {
-		for f, col := range x.fields {
-			counts[f][col[n]]++
+	shared := func(l *list) int {
+		c := 0
+		if l.bits != nil {
+			for w, word := range l.bits {
+				if w < len(m) {
+					c += bits.OnesCount64(word & m[w])
+				}
+			}
+			return c
 		}
-		for m := x.tags[n]; m != 0; m &= m - 1 {
-			tagCounts[bits.TrailingZeros64(m)]++
+		for _, n := range l.docs { // branch-free: half the tests succeed
+			if w := int(n >> 6); w < len(m) {
+				c += int(m[w] >> (n & 63) & 1)
+			}
 		}
+		return c
 	}
 	for f, name := range x.fieldNames {
-		for o, c := range counts[f] {
-			if c > 0 {
+		for o, l := range x.values[f].lists {
+			if c := shared(l); c > 0 {
 				out[name][x.values[f].names[o]] = c
 			}
 		}
 	}
-	for o, c := range tagCounts[:len(x.tagSet.names)] {
-		if c > 0 {
+	for o, l := range x.tagSet.lists {
+		if c := shared(l); c > 0 {
 			out[x.tagName][x.tagSet.names[o]] = c
 		}
 	}
@@ -584,18 +698,24 @@ func (x *Index) newer(a, b uint32) bool {
 	return x.keys[a] > x.keys[b]
 }
 
-// newest returns the k newest of the ascending matches.
-func (x *Index) newest(matched []uint32, k int) []Hit {
-	if x.sorted { // numbers ascend with newness: the last k, backwards
-		out := make([]Hit, 0, min(k, len(matched)))
-		for i := len(matched) - 1; i >= 0 && len(out) < k; i-- {
-			out = append(out, Hit{Key: x.keys[matched[i]]})
+// newest returns the k newest of the matches m.
+func (x *Index) newest(m bitmap, k int) []Hit {
+	if x.sorted { // numbers ascend with newness: the highest k
+		out := make([]Hit, 0, k)
+		for w := len(m) - 1; w >= 0 && len(out) < k; w-- {
+			for word := m[w]; word != 0 && len(out) < k; {
+				b := 63 - bits.LeadingZeros64(word)
+				word &^= 1 << b
+				out = append(out, Hit{Key: x.keys[w*64+b]})
+			}
 		}
 		return out
 	}
 	h := &topK{k: k, better: func(a, b scored) bool { return x.newer(a.doc, b.doc) }}
-	for _, n := range matched {
-		h.offer(scored{doc: n})
+	for w, word := range m {
+		for ; word != 0; word &= word - 1 {
+			h.offer(scored{doc: uint32(w*64 + bits.TrailingZeros64(word))})
+		}
 	}
 	return x.hits(h)
 }
@@ -644,10 +764,17 @@ func (x *Index) hits(h *topK) []Hit {
 	return out
 }
 
-// relevant returns the k best matches by BM25 over the query's terms, block-max:
-// the shortest term list's blocks are visited in descending order of their score's
-// upper bound, and the visit stops when the next bound cannot beat the k-th score.
-func (x *Index) relevant(terms []string, matched []uint32, k int) []Hit {
+// exhaustiveMax is the number of matches up to which relevant scores every match;
+// above it, it visits blocks by their upper bounds.
+var exhaustiveMax = 30_000 // a variable so that tests can exercise both ways
+
+// relevant returns the k best of the matches m by BM25 over the query's terms. A
+// few thousand matches are all scored, walking the term lists alongside. More are
+// ranked block-max: the shortest term list's blocks are visited in descending order
+// of an upper bound on their scores (from each block's largest term frequency and
+// shortest document, and the matching blocks of the other terms), and the visit
+// stops when the next bound cannot beat the k-th score.
+func (x *Index) relevant(terms []string, m bitmap, total, k int) []Hit {
 	var lists []*list
 	seen := map[string]bool{}
 	for _, t := range terms {
@@ -663,9 +790,15 @@ func (x *Index) relevant(terms []string, matched []uint32, k int) []Hit {
 		df := len(l.docs)
 		if x.dead > 0 {
 			df = 0
-			for _, n := range l.docs {
-				if x.alive.has(n) {
-					df++
+			if l.bits != nil {
+				for w, word := range l.bits {
+					df += bits.OnesCount64(word & x.alive[w])
+				}
+			} else {
+				for _, n := range l.docs {
+					if x.alive.has(n) {
+						df++
+					}
 				}
 			}
 		}
@@ -675,10 +808,30 @@ func (x *Index) relevant(terms []string, matched []uint32, k int) []Hit {
 		f := float64(tf)
 		return idf[i] * f * (bm25K1 + 1) / (f + bm25K1*(1-bm25B+bm25B*float64(length)/avg))
 	}
-	isMatch := make(bitmap, (len(x.keys)+63)/64)
-	for _, n := range matched {
-		isMatch.set(n)
+	h := &topK{k: k, better: func(a, b scored) bool {
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		return x.newer(a.doc, b.doc)
+	}}
+
+	if total <= exhaustiveMax || len(lists) > 1 && total <= 8*exhaustiveMax {
+		pos := make([]int, len(lists))
+		for w, word := range m {
+			for ; word != 0; word &= word - 1 {
+				n := uint32(w*64 + bits.TrailingZeros64(word))
+				score := 0.0
+				for i, l := range lists {
+					p := gallop(l.docs, pos[i], n)
+					pos[i] = p
+					score += part(i, l.tfs[p], x.length[n])
+				}
+				h.offer(scored{doc: n, score: score})
+			}
+		}
+		return x.hits(h)
 	}
+
 	drive := 0
 	for i, l := range lists {
 		if len(l.docs) < len(lists[drive].docs) {
@@ -686,45 +839,43 @@ func (x *Index) relevant(terms []string, matched []uint32, k int) []Hit {
 		}
 	}
 	d := lists[drive]
-	type block struct {
-		i     int
-		bound float64
+	// rangeBound bounds term i's part in documents lo..hi: the largest block bound
+	// among its blocks that overlap the range.
+	rangeBound := func(i int, lo, hi uint32) float64 {
+		l := lists[i]
+		first, _ := slices.BinarySearch(l.docs, lo)
+		last, _ := slices.BinarySearch(l.docs, hi+1)
+		if first >= last {
+			return 0
+		}
+		best := 0.0
+		for b := first / blockSize; b <= (last-1)/blockSize; b++ {
+			best = max(best, part(i, l.blockMaxTF[b], l.blockMinLen[b]))
+		}
+		return best
 	}
-	blocks := make([]block, len(d.blockMaxTF))
-	for b := range blocks {
-		bound := 0.0
-		for i, l := range lists {
-			if i == drive {
-				bound += part(i, d.blockMaxTF[b], d.blockMinLen[b])
-			} else {
-				bound += part(i, l.maxTF, l.minLen)
+	blocks := make(blockHeap, 0, len(d.blockMaxTF))
+	for b := range d.blockMaxTF {
+		lo, hi := d.docs[b*blockSize], d.docs[min((b+1)*blockSize, len(d.docs))-1]
+		bound := part(drive, d.blockMaxTF[b], d.blockMinLen[b])
+		for i := range lists {
+			if i != drive {
+				bound += rangeBound(i, lo, hi)
 			}
 		}
-		blocks[b] = block{b, bound}
+		blocks = append(blocks, block{b, bound})
 	}
-	slices.SortFunc(blocks, func(a, b block) int {
-		if a.bound != b.bound {
-			if a.bound > b.bound {
-				return -1
-			}
-			return 1
-		}
-		return a.i - b.i
-	})
-	h := &topK{k: k, better: func(a, b scored) bool {
-		if a.score != b.score {
-			return a.score > b.score
-		}
-		return x.newer(a.doc, b.doc)
-	}}
-	for _, b := range blocks {
+	// A heap, not a sort: usually few blocks are visited before the visit stops.
+	heap.Init(&blocks)
+	for blocks.Len() > 0 {
+		b := heap.Pop(&blocks).(block)
 		if h.full() && b.bound < h.items[0].score {
 			break // no document of this block or any later one can enter the top k
 		}
 		end := min((b.i+1)*blockSize, len(d.docs))
 		for p := b.i * blockSize; p < end; p++ {
 			n := d.docs[p]
-			if !isMatch.has(n) {
+			if !m.has(n) {
 				continue
 			}
 			score := 0.0
@@ -740,6 +891,29 @@ func (x *Index) relevant(terms []string, matched []uint32, k int) []Hit {
 		}
 	}
 	return x.hits(h)
+}
+
+type block struct {
+	i     int
+	bound float64
+}
+
+// blockHeap pops the block with the greatest bound first.
+type blockHeap []block
+
+func (h blockHeap) Len() int { return len(h) }
+func (h blockHeap) Less(i, j int) bool {
+	if h[i].bound != h[j].bound {
+		return h[i].bound > h[j].bound
+	}
+	return h[i].i < h[j].i
+}
+func (h blockHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *blockHeap) Push(v any)   { *h = append(*h, v.(block)) }
+func (h *blockHeap) Pop() any {
+	v := (*h)[len(*h)-1]
+	*h = (*h)[:len(*h)-1]
+	return v
 }
 
 // searchAny returns every visible document with any of the terms, best first.
@@ -783,29 +957,25 @@ func (x *Index) Stats() Stats {
 		s.Bytes += int64(cap(l.docs)*4+cap(l.tfs)+cap(l.blockMaxTF)*5) + int64(len(t)) + 64
 	}
 	n := int64(len(x.keys))
-	s.Bytes += n * (4 + 8 + 8 + 4 + int64(len(x.fieldNames))*8) // length, tags, amount, unit, fields + field postings
+	s.Bytes += n * (4 + 8 + 4 + int64(x.stride)*4 + int64(len(x.fieldNames))*4) // length, amount, unit, rows, field postings
 	for i := range x.keys {
 		s.Bytes += int64(len(x.keys[i]) + len(x.order[i]) + 32)
 	}
 	return s
 }
 
-// EncodeTerms writes term frequencies as "term tf term tf …" in term order, the form
-// the catalog stores. Terms never contain spaces: the analyzer splits on them.
+// EncodeTerms writes term frequencies as "term tf term tf …", the form the catalog
+// stores. Terms never contain spaces: the analyzer splits on them.
 func EncodeTerms(tf map[string]int64) string {
-	ts := make([]string, 0, len(tf))
-	for t := range tf {
-		ts = append(ts, t)
-	}
-	sort.Strings(ts)
 	var b strings.Builder
-	for i, t := range ts {
-		if i > 0 {
+	b.Grow(len(tf) * 8)
+	for t, n := range tf {
+		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(t)
 		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(tf[t], 10))
+		b.WriteString(strconv.FormatInt(n, 10))
 	}
 	return b.String()
 }
@@ -813,31 +983,34 @@ func EncodeTerms(tf map[string]int64) string {
 // DecodeTerms reads what EncodeTerms wrote.
 func DecodeTerms(s string) map[string]int64 {
 	out := map[string]int64{}
+	eachTerm(s, func(t string, n int64) {
+		if n > 0 {
+			out[t] += n
+		}
+	})
+	return out
+}
+
+// eachTerm calls fn with each term of an encoded list and its frequency (-1 when
+// the number is damaged).
+func eachTerm(s string, fn func(term string, tf int64)) {
 	for s != "" {
 		i := strings.IndexByte(s, ' ')
 		if i < 0 {
-			break
+			return
 		}
 		t := s[:i]
 		s = s[i+1:]
-		j := strings.IndexByte(s, ' ')
 		num := s
-		if j >= 0 {
+		if j := strings.IndexByte(s, ' '); j >= 0 {
 			num, s = s[:j], s[j+1:]
 		} else {
 			s = ""
 		}
-		var n int64
-		for _, c := range num {
-			if c < '0' || c > '9' {
-				n = -1
-				break
-			}
-			n = n*10 + int64(c-'0')
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			n = -1
 		}
-		if n > 0 {
-			out[t] = n
-		}
+		fn(t, n)
 	}
-	return out
 }

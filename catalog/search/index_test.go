@@ -192,8 +192,11 @@ func TestIndexAgreesWithNaive(t *testing.T) {
 				delete(nv.docs, key)
 			default:
 				d := randomDoc(r, key, order)
-				x.Put(d)
 				nv.docs[key] = d
+				if r.IntN(2) == 0 { // as the catalog loads stored rows
+					d.Encoded, d.Terms = EncodeTerms(d.Terms), nil
+				}
+				x.Put(d)
 			}
 			if i%97 == 0 && r.IntN(2) == 0 {
 				x.Compact()
@@ -204,6 +207,7 @@ func TestIndexAgreesWithNaive(t *testing.T) {
 		}
 		for qi := range 200 {
 			q := randomRequest(r)
+			exhaustiveMax = []int{0, 30_000}[qi%2] // both ways of ranking
 			got, want := x.Search(q), nv.search(q, fields)
 			if q.Newest || len(q.Terms) == 0 {
 				for i := range got.Hits {
@@ -236,9 +240,6 @@ func TestIndexAny(t *testing.T) {
 func TestTermsEncoding(t *testing.T) {
 	in := map[string]int64{"数据": 4, "data": 1, "score": 12}
 	s := EncodeTerms(in)
-	if s != "data 1 score 12 数据 4" {
-		t.Fatalf("encoded %q", s)
-	}
 	if out := DecodeTerms(s); !reflect.DeepEqual(out, in) {
 		t.Fatalf("decoded %v", out)
 	}
