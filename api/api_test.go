@@ -21,6 +21,7 @@ import (
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
+	"golang.org/x/mod/sumdb/note"
 )
 
 type exchange struct {
@@ -450,6 +451,36 @@ func TestProductEndpoints(t *testing.T) {
 		if got["status"] != "listed" || !strings.HasPrefix(got["registration_number"].(string), "DP-") {
 			t.Fatalf("product: %v", got)
 		}
+		// The registration certificate: signed by the exchange over its canonical JSON,
+		// and the same certificate the product.listed filing carries.
+		cr := x.do("GET", "/api/v1/products/"+pid+"/certificate", key, nil)
+		wantStatus(t, cr, http.StatusOK)
+		cert := cr.json(t)
+		verifier, err := note.NewVerifier(cert["verifier_key"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := note.Open([]byte(cert["signed_note"].(string)), note.VerifierList(verifier))
+		if err != nil {
+			t.Fatalf("certificate signature: %v", err)
+		}
+		if want := api.CertificateKind + "\n" + cert["canonical"].(string) + "\n"; signed.Text != want {
+			t.Fatalf("signed %q, want %q", signed.Text, want)
+		}
+		filing := x.do("GET", fmt.Sprintf("/api/v1/filings/%v", cert["filing_seq"]), x.operator, nil).json(t)
+		if filing["type"] != "product.listed" || filing["sha256"] != cert["filing_sha256"] ||
+			!strings.Contains(cert["canonical"].(string), got["registration_number"].(string)) {
+			t.Fatalf("certificate %v, filing %v", cert, filing)
+		}
+		if _, err := note.Open([]byte(strings.Replace(cert["signed_note"].(string), "DP-", "DQ-", 1)), note.VerifierList(verifier)); err == nil {
+			t.Fatal("an altered certificate verifies")
+		}
+		outsider := x.createWithKeyID(with(tencent, "uscc", mustUSCC("91440300MA5FUJ2X4")))
+		wantStatus(t, x.do("GET", "/api/v1/products/"+pid+"/certificate", outsider, nil), http.StatusOK) // listed: public to members
+		draft := x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": details}).json(t)["id"].(string)
+		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", key, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", outsider, nil), http.StatusNotFound, "")
+
 		found := x.do("GET", "/api/v1/products?q="+url.QueryEscape("信用"), x.operator, nil)
 		wantStatus(t, found, http.StatusOK)
 		if items := found.json(t)["items"].([]any); len(items) != 1 {

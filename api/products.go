@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 )
 
@@ -253,4 +254,33 @@ func (s *Server) closeDemand(ctx context.Context, in *closeDemandInput) (*demand
 		return nil, s.problem(err)
 	}
 	return &demandOutput{Body: d}, nil
+}
+
+// CertificateKind is the first line of a signed registration certificate.
+const CertificateKind = "dataport registration certificate v1"
+
+type certificateOutput struct {
+	Body struct {
+		catalog.ListingCertificate
+		SignedNote  string `json:"signed_note" doc:"the certificate as a signed note: the kind line, the canonical JSON, and the exchange's Ed25519 signature; check it with the log's verifier key"`
+		VerifierKey string `json:"verifier_key" doc:"the exchange's public key (the log's verifier key, as served with /log/checkpoint)"`
+	}
+}
+
+func (s *Server) productCertificate(ctx context.Context, in *productPath) (*certificateOutput, error) {
+	cert, err := s.Catalog.Certificate(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	if s.Log == nil {
+		return nil, s.problem(dataport.Errorf("api.productCertificate", dataport.KindUnavailable, "the exchange's signing key is not configured"))
+	}
+	signed, err := s.Log.SignStatement(CertificateKind, []byte(cert.Canonical))
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &certificateOutput{}
+	out.Body.ListingCertificate = cert
+	out.Body.SignedNote, out.Body.VerifierKey = string(signed), s.Log.VerifierKey()
+	return out, nil
 }

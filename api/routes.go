@@ -45,6 +45,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "search-products", "/api/v1/products", "Search listed products in Chinese and English, with filters, facets and highlighted titles", "catalog", s.searchProducts)
 	get(s, "get-product", "/api/v1/products/{id}", "Read a product (its parties and the operator: any state; others: listed only)", "catalog", s.getProduct)
 	register(s, http.MethodPut, "revise-product", "/api/v1/products/{id}/details", "Revise a draft or rejected product: a new revision", "catalog", s.reviseProduct)
+	get(s, "product-certificate", "/api/v1/products/{id}/certificate", "The registration certificate of the product's latest listing, signed by the exchange, with its filing", "catalog", s.productCertificate)
 	get(s, "product-revisions", "/api/v1/products/{id}/revisions", "Every revision of a product", "catalog", s.productRevisions)
 	register(s, http.MethodPost, "submit-product", "/api/v1/products/{id}/submit", "Submit for review (R20: compliance report and use scenario required)", "catalog", s.submitProduct)
 	register(s, http.MethodPost, "review-product", "/api/v1/products/{id}/review", "Start the review (operator)", "catalog", s.reviewProduct)

@@ -627,3 +627,68 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// ListingCertificate is a product's registration certificate as filed, with the
+// filing that carries it.
+type ListingCertificate struct {
+	Certificate Certificate `json:"certificate"`
+	// Canonical is the certificate as RFC 8785 canonical JSON: what the exchange signs.
+	Canonical string `json:"canonical"`
+	FilingSeq int64  `json:"filing_seq" doc:"the product.listed filing that carries the certificate"`
+	FilingSHA string `json:"filing_sha256" doc:"SHA-256 of that filing's log entry"`
+}
+
+// Certificate returns the certificate of the product's latest listing. Whoever may
+// read the product may read it.
+func (s *Service) Certificate(ctx context.Context, actor dataport.Actor, id string) (ListingCertificate, error) {
+	const op = "catalog.Certificate"
+	if actor.Anonymous() {
+		return ListingCertificate{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	var out ListingCertificate
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		p, err := get(tx, op, id, 0)
+		if err != nil {
+			return err
+		}
+		// Like the product itself: its parties and the operator always; others while
+		// it is listed and its supplier and agent are active.
+		if !canRead(actor, &p) && (p.Status != Listed || registry.CheckActive(tx, p.SupplierID) != nil ||
+			(p.AgentID != "" && registry.CheckActive(tx, p.AgentID) != nil)) {
+			return notFound(op, id)
+		}
+		if p.RegistrationNumber == "" {
+			return dataport.Errorf(op, dataport.KindNotFound, "product %s has never been listed: no certificate", id)
+		}
+		var last ledger.Filing
+		for after := int64(0); ; {
+			fs, err := ledger.List(tx, ledger.Filter{Subject: id, Type: "product.listed", After: after, Limit: 1000})
+			if err != nil {
+				return err
+			}
+			if len(fs) == 0 {
+				break
+			}
+			last, after = fs[len(fs)-1], fs[len(fs)-1].Seq
+		}
+		if last.Seq == 0 {
+			return dataport.Internal(op, fmt.Errorf("product %s is registered but no listing is filed", id))
+		}
+		var payload struct {
+			Certificate json.RawMessage `json:"certificate"`
+		}
+		if err := json.Unmarshal(last.Payload, &payload); err != nil || len(payload.Certificate) == 0 {
+			return dataport.Internal(op, fmt.Errorf("filing %d carries no certificate", last.Seq))
+		}
+		if err := json.Unmarshal(payload.Certificate, &out.Certificate); err != nil {
+			return dataport.Internal(op, err)
+		}
+		canon, err := jcs.Transform(payload.Certificate)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		out.Canonical, out.FilingSeq, out.FilingSHA = string(canon), last.Seq, last.SHA256
+		return nil
+	})
+	return out, err
+}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -500,4 +501,16 @@ var errNoRows = sql.ErrNoRows
 
 func ed25519Public(seed []byte) ed25519.PublicKey {
 	return ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+}
+
+// SignStatement signs a statement of the exchange (a registration certificate, and
+// later transaction certificates) with the log's key, as a signed note whose first
+// line names the kind of statement and whose second is the statement's canonical
+// JSON. The note form lets anyone check it with the log's verifier key and the
+// standard note tools; the first line keeps it from ever reading as a checkpoint.
+func (l *Log) SignStatement(kind string, canonical []byte) ([]byte, error) {
+	if kind == "" || strings.ContainsAny(kind, "\n") || bytes.ContainsAny(canonical, "\n") {
+		return nil, dataport.Internal("ledger.SignStatement", errors.New("a statement is one line of kind and one of canonical JSON"))
+	}
+	return note.Sign(&note.Note{Text: kind + "\n" + string(canonical) + "\n"}, l.signer)
 }
