@@ -159,7 +159,16 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(2 * time.Second)
+	// Let the load run for two seconds and until a hundred changes are acknowledged
+	// (a busy machine acknowledges fewer in two seconds).
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 100 && time.Since(start) >= 2*time.Second || time.Since(start) > 60*time.Second {
+			break
+		}
+	}
 	s.kill(t) // mid-flight: requests in progress are cut off
 	close(stop)
 	wg.Wait()
