@@ -480,6 +480,7 @@ func TestProductEndpoints(t *testing.T) {
 		draft := x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": details}).json(t)["id"].(string)
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", key, nil), http.StatusNotFound, "")
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", outsider, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("GET", "/api/v1/products/prd_nosuch/certificate", key, nil), http.StatusNotFound, "")
 
 		found := x.do("GET", "/api/v1/products?q="+url.QueryEscape("信用"), x.operator, nil)
 		wantStatus(t, found, http.StatusOK)

@@ -55,14 +55,11 @@ func (s *Service) DCATPage(ctx context.Context, base string, page, size int) (ma
 		if len(ids) > size {
 			ids, more = ids[:size], true
 		}
-		for _, id := range ids {
-			p, err := listedProduct(tx, op, id)
-			if err != nil {
-				return err
-			}
-			datasets = append(datasets, dataset(base, &p))
+		ps, err := listedProducts(tx, op, ids)
+		for i := range ps {
+			datasets = append(datasets, dataset(base, &ps[i]))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, false, err

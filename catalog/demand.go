@@ -163,16 +163,17 @@ func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID st
 	found := idx.Search(search.Request{Terms: terms, Any: true, Hide: map[string][]string{"supplier": hidden, "agent": hidden}})
 	out := []Match{}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		for _, h := range found.Hits {
-			p, err := listedProduct(tx, op, h.Key)
-			if err != nil {
-				return err
-			}
-			if m, ok := fit(&d, &p, terms); ok {
+		ids := make([]string, len(found.Hits))
+		for i, h := range found.Hits {
+			ids[i] = h.Key
+		}
+		ps, err := listedProducts(tx, op, ids)
+		for i := range ps {
+			if m, ok := fit(&d, &ps[i], terms); ok {
 				out = append(out, m)
 			}
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -300,29 +300,17 @@ func (s *Service) rebuildEntries(ctx context.Context) error {
 			ids = append(ids, id)
 		}
 		rows.Close()
-		for _, id := range ids {
-			p, err := listedProduct(tx, "catalog.rebuildEntries", id)
-			if err != nil {
-				return err
-			}
-			if err := putEntry(tx, seq, entryOf(&p)); err != nil {
+		ps, err := listedProducts(tx, "catalog.rebuildEntries", ids)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			if err := putEntry(tx, seq, entryOf(&ps[i])); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-// listedProduct returns a product with the details of its listed revision.
-func listedProduct(tx *store.Tx, op, id string) (Product, error) {
-	p, err := get(tx, op, id, 0)
-	if err != nil {
-		return p, err
-	}
-	if p.ListedRevision != 0 && p.ListedRevision != p.Revision {
-		return get(tx, op, id, p.ListedRevision)
-	}
-	return p, nil
 }
 
 // Search finds listed products. Anyone authenticated may search.

@@ -452,6 +452,12 @@ func canRead(actor dataport.Actor, p *Product) bool {
 		actor.ParticipantID == p.SupplierID || (p.AgentID != "" && actor.ParticipantID == p.AgentID)
 }
 
+// visible reports whether anyone may see p: listed, with its supplier and agent active.
+func visible(tx *store.Tx, p *Product) bool {
+	return p.Status == Listed && registry.CheckActive(tx, p.SupplierID) == nil &&
+		(p.AgentID == "" || registry.CheckActive(tx, p.AgentID) == nil)
+}
+
 func notFound(op, id string) error {
 	return dataport.Errorf(op, dataport.KindNotFound, "no product %s", id)
 }
@@ -474,8 +480,7 @@ func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Pro
 		if canRead(actor, &p) {
 			return nil
 		}
-		if p.Status != Listed || registry.CheckActive(tx, p.SupplierID) != nil ||
-			(p.AgentID != "" && registry.CheckActive(tx, p.AgentID) != nil) {
+		if !visible(tx, &p) {
 			return notFound(op, id)
 		}
 		p, err = get(tx, op, id, p.ListedRevision)
@@ -573,9 +578,22 @@ func scanProduct(row rowScanner, extra ...any) (Product, error) {
 	return p, nil
 }
 
-// listedProducts reads products with the details of their listed revisions, in one
-// query, in the order of ids; ids not found are left out.
+// listedProducts reads products with the details of their listed revisions (the
+// latest, before a first listing), a query per 500, in the order of ids; ids not
+// found are left out.
 func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
+	const per = 500 // well under either engine's limit on parameters
+	if len(ids) > per {
+		out := make([]Product, 0, len(ids))
+		for start := 0; start < len(ids); start += per {
+			ps, err := listedProducts(tx, op, ids[start:min(start+per, len(ids))])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ps...)
+		}
+		return out, nil
+	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -651,10 +669,7 @@ func (s *Service) Certificate(ctx context.Context, actor dataport.Actor, id stri
 		if err != nil {
 			return err
 		}
-		// Like the product itself: its parties and the operator always; others while
-		// it is listed and its supplier and agent are active.
-		if !canRead(actor, &p) && (p.Status != Listed || registry.CheckActive(tx, p.SupplierID) != nil ||
-			(p.AgentID != "" && registry.CheckActive(tx, p.AgentID) != nil)) {
+		if !canRead(actor, &p) && !visible(tx, &p) { // as the product itself
 			return notFound(op, id)
 		}
 		if p.RegistrationNumber == "" {

@@ -305,7 +305,6 @@ func (x *Index) compact() {
 		renum[n] = uint32(i)
 	}
 	y := NewIndex(x.tagName, x.fieldNames...)
-	y.tagSet, y.units = x.tagSet, x.units
 	y.keys = make([]string, len(keep))
 	y.order = make([]string, len(keep))
 	y.length = make([]uint32, len(keep))
@@ -346,20 +345,17 @@ func (x *Index) compact() {
 		}
 		return out
 	}
+	redict := func(d *dict) *dict {
+		out := &dict{names: d.names, ord: d.ord}
+		for _, l := range d.lists {
+			out.lists = append(out.lists, relist(l, false))
+		}
+		return out
+	}
 	for f := range y.values {
-		d := &dict{names: x.values[f].names, ord: x.values[f].ord}
-		for _, l := range x.values[f].lists {
-			d.lists = append(d.lists, relist(l, false))
-		}
-		y.values[f] = d
+		y.values[f] = redict(x.values[f])
 	}
-	for _, dd := range []**dict{&y.tagSet, &y.units} {
-		d := &dict{names: (*dd).names, ord: (*dd).ord}
-		for _, l := range (*dd).lists {
-			d.lists = append(d.lists, relist(l, false))
-		}
-		*dd = d
-	}
+	y.tagSet, y.units = redict(x.tagSet), redict(x.units)
 	for t, l := range x.terms {
 		if nl := relist(l, true); len(nl.docs) > 0 {
 			y.terms[t] = nl
