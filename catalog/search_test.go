@@ -208,6 +208,7 @@ func TestDCATExport(t *testing.T) {
 // listed products.
 func TestSearchAcrossServers(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		defer catalog.SetCatchUpPage(1)() // every change crosses a page boundary
 		w := setup(t, engine)
 		ctx := context.Background()
 		other := catalog.New(w.db, w.reg, nil)
