@@ -264,18 +264,32 @@ func (s *Service) loadIndex(ctx context.Context) error {
 			return err
 		}
 		defer rows.Close()
+		// Reading the rows and building the index overlap: batches go to a goroutine
+		// that applies them in order.
+		batches := make(chan []search.Doc, 2)
+		applied := make(chan struct{})
+		go func() {
+			defer close(applied)
+			for b := range batches {
+				idx.Apply(b, nil)
+			}
+		}()
 		batch := make([]search.Doc, 0, 4096)
 		for rows.Next() {
 			e, _, _, err := scanEntry(rows)
 			if err != nil {
+				close(batches)
+				<-applied
 				return err
 			}
 			if batch = append(batch, e.doc()); len(batch) == cap(batch) {
-				idx.Apply(batch, nil)
-				batch = batch[:0]
+				batches <- batch
+				batch = make([]search.Doc, 0, 4096)
 			}
 		}
-		idx.Apply(batch, nil)
+		batches <- batch
+		close(batches)
+		<-applied
 		return rows.Err()
 	})
 	if err != nil {

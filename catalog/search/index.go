@@ -2,6 +2,8 @@ package search
 
 import (
 	"container/heap"
+	"hash/maphash"
+	"iter"
 	"math"
 	"math/bits"
 	"slices"
@@ -50,8 +52,10 @@ type Index struct {
 	values []*dict // [field] values, each with its posting list
 	tagSet *dict
 	units  *dict
-	terms  map[string]*list
-	byKey  map[string]uint32
+	// terms are sharded by a hash of the term, so that postings are built by one
+	// goroutine per shard when many documents arrive at once (the index's start).
+	terms [termShards]map[string]*list
+	byKey map[string]uint32
 
 	live     int
 	dead     int
@@ -80,7 +84,10 @@ const MaxTags = 32
 // NewIndex returns an empty index with the named keyword fields and tag field.
 func NewIndex(tagName string, fieldNames ...string) *Index {
 	x := &Index{fieldNames: fieldNames, tagName: tagName, tagSet: newDict(), units: newDict(),
-		terms: map[string]*list{}, byKey: map[string]uint32{}, sorted: true}
+		byKey: map[string]uint32{}, sorted: true}
+	for i := range x.terms {
+		x.terms[i] = map[string]*list{}
+	}
 	x.stride = len(fieldNames) + 1
 	for range fieldNames {
 		x.values = append(x.values, newDict())
@@ -213,7 +220,13 @@ func (x *Index) row(n uint32) []uint32 {
 	return x.rows[i : i+x.stride : i+x.stride]
 }
 
+// add adds d with its postings.
 func (x *Index) add(d Doc) {
+	x.addDoc(&d, -1)
+}
+
+// addDoc adds d's per-document data and, unless shard is -2, its postings.
+func (x *Index) addDoc(d *Doc, shard int) uint32 {
 	n := uint32(len(x.keys))
 	length := uint32(min(max(d.Length, 1), math.MaxUint32))
 	if len(x.order) > 0 && d.Order < x.order[len(x.order)-1] {
@@ -251,14 +264,37 @@ func (x *Index) add(d Doc) {
 	x.rows = append(x.rows, mask)
 	x.amount = append(x.amount, d.Amount)
 	x.unit = append(x.unit, x.units.get(d.Unit))
+	if shard != -2 {
+		x.post(d, n, -1)
+	}
+	return n
+}
+
+const termShards = 4
+
+var shardSeed = maphash.MakeSeed()
+
+func shardOf(t string) int { return int(maphash.String(shardSeed, t) % termShards) }
+
+// term returns the posting list of t, or nil.
+func (x *Index) term(t string) *list { return x.terms[shardOf(t)][t] }
+
+// post adds document n's postings: of every term, or with shard ≥ 0 only of the
+// terms in that shard (each shard is then touched by one goroutine only).
+func (x *Index) post(d *Doc, n uint32, shard int) {
+	length := x.length[n]
 	post := func(t string, tf int64) {
 		if tf <= 0 {
 			return
 		}
-		l := x.terms[t]
+		sh := shardOf(t)
+		if shard >= 0 && sh != shard {
+			return
+		}
+		l := x.terms[sh][t]
 		if l == nil {
 			l = &list{}
-			x.terms[strings.Clone(t)] = l // t may point into a whole stored row
+			x.terms[sh][strings.Clone(t)] = l // t may point into a whole stored row
 		}
 		if k := len(l.docs); k > 0 && l.docs[k-1] == n { // a term listed twice
 			return
@@ -356,9 +392,11 @@ func (x *Index) compact() {
 		y.values[f] = redict(x.values[f])
 	}
 	y.tagSet, y.units = redict(x.tagSet), redict(x.units)
-	for t, l := range x.terms {
-		if nl := relist(l, true); len(nl.docs) > 0 {
-			y.terms[t] = nl
+	for sh := range x.terms {
+		for t, l := range x.terms[sh] {
+			if nl := relist(l, true); len(nl.docs) > 0 {
+				y.terms[sh][t] = nl
+			}
 		}
 	}
 	y.live, y.totalLen = len(keep), x.totalLen
@@ -367,8 +405,10 @@ func (x *Index) compact() {
 			y.dense(l)
 		}
 	}
-	for _, l := range y.terms {
-		y.dense(l)
+	for _, shard := range y.terms {
+		for _, l := range shard {
+			y.dense(l)
+		}
 	}
 	x.keys, x.order, x.length, x.alive, x.rows, x.amount, x.unit = y.keys, y.order, y.length, y.alive, y.rows, y.amount, y.unit
 	x.values, x.tagSet, x.units, x.terms, x.byKey = y.values, y.tagSet, y.units, y.terms, y.byKey
@@ -387,9 +427,28 @@ func (x *Index) maybeCompact() {
 func (x *Index) Apply(puts []Doc, removes []string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, d := range puts {
-		x.remove(d.Key)
-		x.add(d)
+	if len(puts) < 256 {
+		for _, d := range puts {
+			x.remove(d.Key)
+			x.add(d)
+		}
+	} else {
+		// Many at once: the documents first, then their postings, a goroutine per
+		// shard of terms.
+		first := uint32(len(x.keys))
+		for i := range puts {
+			x.remove(puts[i].Key)
+			x.addDoc(&puts[i], -2)
+		}
+		var wg sync.WaitGroup
+		for sh := range termShards {
+			wg.Go(func() {
+				for i := range puts {
+					x.post(&puts[i], first+uint32(i), sh)
+				}
+			})
+		}
+		wg.Wait()
 	}
 	for _, k := range removes {
 		x.remove(k)
@@ -462,7 +521,7 @@ func (x *Index) Search(q Request) Result {
 	}
 	var terms []*list
 	for _, t := range q.Terms {
-		l := x.terms[t]
+		l := x.term(t)
 		if l == nil && !q.Any {
 			return res
 		}
@@ -774,7 +833,7 @@ func (x *Index) relevant(terms []string, m bitmap, total, k int) []Hit {
 	var lists []*list
 	seen := map[string]bool{}
 	for _, t := range terms {
-		if l := x.terms[t]; l != nil && !seen[t] {
+		if l := x.term(t); l != nil && !seen[t] {
 			seen[t] = true
 			lists = append(lists, l)
 		}
@@ -947,8 +1006,9 @@ type Stats struct {
 func (x *Index) Stats() Stats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s := Stats{Docs: x.live, Dead: x.dead, Terms: len(x.terms)}
-	for t, l := range x.terms {
+	s := Stats{Docs: x.live, Dead: x.dead}
+	for t, l := range x.allTerms() {
+		s.Terms++
 		s.Postings += int64(len(l.docs))
 		s.Bytes += int64(cap(l.docs)*4+cap(l.tfs)+cap(l.blockMaxTF)*5) + int64(len(t)) + 64
 	}
@@ -958,6 +1018,19 @@ func (x *Index) Stats() Stats {
 		s.Bytes += int64(len(x.keys[i]) + len(x.order[i]) + 32)
 	}
 	return s
+}
+
+// allTerms yields every term and its list.
+func (x *Index) allTerms() iter.Seq2[string, *list] {
+	return func(yield func(string, *list) bool) {
+		for _, shard := range x.terms {
+			for t, l := range shard {
+				if !yield(t, l) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // EncodeTerms writes term frequencies as "term tf term tf …", the form the catalog

@@ -180,6 +180,15 @@ func TestIndexAgreesWithNaive(t *testing.T) {
 		x := NewIndex("mode", fields...)
 		nv := &naive{docs: map[string]Doc{}}
 		ndocs := 50 + r.IntN(600)
+		if seed%2 == 1 { // a bulk load first, as at a server's start (postings built per shard)
+			var batch []Doc
+			for i := range 300 + r.IntN(300) {
+				d := randomDoc(r, fmt.Sprintf("p%04d", r.IntN(ndocs)), fmt.Sprintf("s%05d", i))
+				nv.docs[d.Key] = d
+				batch = append(batch, d)
+			}
+			x.Apply(batch, nil)
+		}
 		for i := range ndocs {
 			key := fmt.Sprintf("p%04d", r.IntN(ndocs))
 			order := fmt.Sprintf("t%05d", i)
