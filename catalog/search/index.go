@@ -680,7 +680,7 @@ func gallop(docs []uint32, from int, n uint32) int {
 // counting the bits it shares with m, another by testing its documents in m.
 func (x *Index) countFacets(m bitmap, total int, out map[string]map[string]int) {
 	nf := len(x.fieldNames)
-	if total <= max(1024, x.live/16) {
+	if total <= max(1024, x.live/32) {
 		counts := make([][]int, nf)
 		for f := range counts {
 			counts[f] = make([]int, len(x.values[f].names))
