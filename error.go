@@ -18,12 +18,13 @@ const (
 	KindUnauthorized             // no valid credentials
 	KindForbidden                // valid credentials, but not allowed (wrong role, suspended)
 	KindUnavailable              // a dependency is down; retry later
+	KindTooLarge                 // the content is larger than the limit for its kind
 )
 
 var kindNames = [...]string{
 	KindInternal: "internal", KindInvalid: "invalid", KindNotFound: "not found",
 	KindConflict: "conflict", KindUnauthorized: "unauthorized", KindForbidden: "forbidden",
-	KindUnavailable: "unavailable",
+	KindUnavailable: "unavailable", KindTooLarge: "too large",
 }
 
 func (k Kind) String() string {

@@ -3,7 +3,9 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
@@ -55,10 +58,14 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs, err := blob.OpenFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); lg.Run(ctx, 50*time.Millisecond) }()
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, nil), Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token}
 }
@@ -99,12 +106,30 @@ func (x *exchange) do(method, path, key string, body any) response {
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, x.srv.URL+path, rd)
+	contentType := ""
+	if rd != nil {
+		contentType = "application/json"
+	}
+	return x.send(method, path, key, contentType, rd)
+}
+
+// upload sends content as a raw body, with extra headers (name, value, …).
+func (x *exchange) upload(method, path, key, contentType string, content []byte, headers ...string) response {
+	x.t.Helper()
+	return x.send(method, path, key, contentType, bytes.NewReader(content), headers...)
+}
+
+func (x *exchange) send(method, path, key, contentType string, body io.Reader, headers ...string) response {
+	x.t.Helper()
+	req, err := http.NewRequest(method, x.srv.URL+path, body)
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
@@ -150,13 +175,16 @@ func wantProblem(t *testing.T, r response, status int, field string) map[string]
 		t.Fatalf("problem %v", m)
 	}
 	if field != "" {
+		if !strings.HasPrefix(field, "query.") && !strings.HasPrefix(field, "header.") && !strings.HasPrefix(field, "path.") {
+			field = "body." + field
+		}
 		errs, _ := m["errors"].([]any)
 		for _, e := range errs {
-			if e.(map[string]any)["location"] == "body."+field {
+			if e.(map[string]any)["location"] == field {
 				return m
 			}
 		}
-		t.Fatalf("problem does not name body.%s: %s", field, r.body)
+		t.Fatalf("problem does not name %s: %s", field, r.body)
 	}
 	return m
 }
@@ -422,6 +450,26 @@ func mustUSCC(first17 string) string {
 func TestProductEndpoints(t *testing.T) {
 	each(t, func(t *testing.T, x *exchange) {
 		id, key := x.createWithKey(with(tencent, "roles", []string{"supplier"}))
+		// The compliance assessment report is uploaded first and cited by its hash.
+		report := []byte("%PDF-1.4\n% 第三方数据合规评估报告 Third-party compliance assessment\n%%EOF\n")
+		sum := sha256.Sum256(report)
+		reportSHA := hex.EncodeToString(sum[:])
+		wantProblem(t, x.upload("POST", "/api/v1/attachments", key, "application/pdf", report), http.StatusBadRequest, "query.name")
+		wantProblem(t, x.upload("POST", "/api/v1/attachments?name=a.pdf", "", "application/pdf", report), http.StatusUnauthorized, "")
+		wantProblem(t, x.upload("POST", "/api/v1/attachments?name=a.pdf", key, "not a type", report), http.StatusBadRequest, "header.Content-Type")
+		wantProblem(t, x.upload("POST", "/api/v1/attachments?name=a.pdf", key, "application/pdf", bytes.Repeat([]byte{'x'}, catalog.MaxAttachment+1)),
+			http.StatusRequestEntityTooLarge, "")
+		if x.count("attachments") != 0 {
+			t.Fatal("a refused upload was recorded")
+		}
+		up := x.upload("POST", "/api/v1/attachments?name="+url.QueryEscape("合规评估报告.pdf"), key, "application/pdf", report)
+		wantStatus(t, up, http.StatusCreated)
+		if a := up.json(t); a["sha256"] != reportSHA || a["size"] != float64(len(report)) || a["media_type"] != "application/pdf" {
+			t.Fatalf("upload: %s", up.body)
+		}
+		if l := x.do("GET", "/api/v1/attachments", key, nil).json(t)["items"].([]any); len(l) != 1 {
+			t.Fatalf("attachments: %v", l)
+		}
 		details := map[string]any{
 			"type": "dataset", "title": map[string]any{"zh": "小微企业信用评分", "en": "SME credit scoring"},
 			"summary": map[string]any{"en": "Credit scores"}, "category": "finance", "delivery_modes": []string{"api"},
@@ -429,7 +477,7 @@ func TestProductEndpoints(t *testing.T) {
 			"pi_subjects": 0, "sensitive_pi_subjects": 0, "origin_jurisdiction": "CN",
 			"rights":      map[string]any{"holding": true, "processing_use": true, "product_operation": false},
 			"price_plans": []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": 500000, "currency": "CNY"}}},
-			"attachments": []any{map[string]any{"kind": "compliance_report", "sha256": strings.Repeat("cd", 32)}},
+			"attachments": []any{map[string]any{"kind": "compliance_report", "sha256": reportSHA}},
 		}
 		products := x.count("products")
 		bad := map[string]any{"supplier_id": id, "details": with(details, "price_plans", []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": -5, "currency": "CNY"}}})}
@@ -437,6 +485,9 @@ func TestProductEndpoints(t *testing.T) {
 		frac := map[string]any{"supplier_id": id, "details": with(details, "price_plans", []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": 12.5, "currency": "CNY"}}})}
 		wantProblem(t, x.do("POST", "/api/v1/products", key, frac), http.StatusBadRequest, "details.price_plans[0].price.amount")
 		wantProblem(t, x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": with(details, "type", "spreadsheet")}), http.StatusBadRequest, "details.type")
+		unknown := []any{map[string]any{"kind": "compliance_report", "sha256": strings.Repeat("cd", 32)}}
+		wantProblem(t, x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": with(details, "attachments", unknown)}),
+			http.StatusBadRequest, "details.attachments[0].sha256")
 		if x.count("products") != products {
 			t.Fatal("bad input created a product")
 		}
@@ -477,6 +528,48 @@ func TestProductEndpoints(t *testing.T) {
 		}
 		outsider := x.createWithKeyID(with(tencent, "uscc", mustUSCC("91440300MA5FUJ2X4")))
 		wantStatus(t, x.do("GET", "/api/v1/products/"+pid+"/certificate", outsider, nil), http.StatusOK) // listed: public to members
+		// Its attachment downloads whole or in ranges, with its hash as ETag.
+		dl := x.do("GET", "/api/v1/products/"+pid+"/attachments/"+reportSHA, outsider, nil)
+		wantStatus(t, dl, http.StatusOK)
+		if !bytes.Equal(dl.body, report) || dl.header.Get("ETag") != `"`+reportSHA+`"` || dl.header.Get("Content-Type") != "application/pdf" ||
+			!strings.Contains(dl.header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("download: %v %q", dl.header, dl.body)
+		}
+		part := x.upload("GET", "/api/v1/products/"+pid+"/attachments/"+reportSHA, outsider, "", nil, "Range", "bytes=0-7")
+		if part.status != http.StatusPartialContent || string(part.body) != "%PDF-1.4" {
+			t.Fatalf("range: %d %q", part.status, part.body)
+		}
+		wantStatus(t, x.upload("GET", "/api/v1/products/"+pid+"/attachments/"+reportSHA, outsider, "", nil, "If-None-Match", `"`+reportSHA+`"`), http.StatusNotModified)
+		wantProblem(t, x.do("GET", "/api/v1/products/"+pid+"/attachments/"+strings.Repeat("cd", 32), outsider, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("GET", "/api/v1/products/"+pid+"/attachments/..%2f..%2fetc", outsider, nil), http.StatusBadRequest, "")
+
+		// Editing a listed product: the new revision is reviewed while buyers keep
+		// seeing the listed one; approval lists it under the same number.
+		listedRev := got["listed_revision"].(float64)
+		edited := with(details, "title", map[string]any{"zh": "小微企业信用评分（季度更新）", "en": "SME credit scoring, quarterly"})
+		ed := x.do("PUT", "/api/v1/products/"+pid+"/details", key, edited)
+		wantStatus(t, ed, http.StatusOK)
+		if pc, _ := ed.json(t)["pending_change"].(map[string]any); pc["status"] != "draft" || ed.json(t)["status"] != "listed" {
+			t.Fatalf("edit of a listed product: %s", ed.body)
+		}
+		seen := x.do("GET", "/api/v1/products/"+pid, outsider, nil).json(t)
+		if seen["revision"] != listedRev || seen["pending_change"] != nil || seen["details"].(map[string]any)["title"].(map[string]any)["en"] != "SME credit scoring" {
+			t.Fatalf("an outsider sees the pending change: %v", seen)
+		}
+		if pr := wantProblem(t, x.do("POST", "/api/v1/products/"+pid+"/approve", x.operator, nil), http.StatusConflict, ""); !strings.Contains(pr["detail"].(string), "pending change in draft") {
+			t.Fatalf("the conflict does not name the change's state: %v", pr)
+		}
+		for _, step := range []struct{ path, key string }{{"submit", key}, {"review", x.operator}, {"approve", x.operator}} {
+			wantStatus(t, x.do("POST", "/api/v1/products/"+pid+"/"+step.path, step.key, nil), http.StatusOK)
+		}
+		seen = x.do("GET", "/api/v1/products/"+pid, outsider, nil).json(t)
+		if seen["revision"] != listedRev+1 || seen["registration_number"] != got["registration_number"] ||
+			seen["details"].(map[string]any)["title"].(map[string]any)["en"] != "SME credit scoring, quarterly" {
+			t.Fatalf("after approving the change: %v", seen)
+		}
+		if c := x.do("GET", "/api/v1/products/"+pid+"/certificate", outsider, nil).json(t)["certificate"].(map[string]any); c["revision"] != listedRev+1 {
+			t.Fatalf("certificate after the change: %v", c)
+		}
 		draft := x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": details}).json(t)["id"].(string)
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", key, nil), http.StatusNotFound, "")
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", outsider, nil), http.StatusNotFound, "")

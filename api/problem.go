@@ -52,13 +52,19 @@ func statusOf(k dataport.Kind) int {
 		return http.StatusForbidden
 	case dataport.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case dataport.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }
 
 // problem turns a service error into an RFC 9457 problem. Field problems become
 // `errors` entries located in the request body; internal detail is logged, never sent.
-func (s *Server) problem(err error) error {
+func (s *Server) problem(err error) error { return s.problemAt(err, nil) }
+
+// problemAt is problem for operations whose input is not all in the body: a field
+// named in at is located there (e.g. "name" → "query.name").
+func (s *Server) problemAt(err error, at map[string]string) error {
 	if err == nil {
 		return nil
 	}
@@ -79,7 +85,11 @@ func (s *Server) problem(err error) error {
 		m.Detail = "the service is temporarily unavailable; retry shortly"
 	}
 	for _, f := range dataport.FieldsOf(err) {
-		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: "body." + f.Field, Message: f.Message})
+		loc := "body." + f.Field
+		if l, ok := at[f.Field]; ok {
+			loc = l
+		}
+		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: loc, Message: f.Message})
 	}
 	return m
 }

@@ -44,7 +44,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "create-product", "/api/v1/products", "Create a draft product (a domestic supplier for itself; an agent for a foreign supplier, R22)", "catalog", s.createProduct, created)
 	get(s, "search-products", "/api/v1/products", "Search listed products in Chinese and English, with filters, facets and highlighted titles", "catalog", s.searchProducts)
 	get(s, "get-product", "/api/v1/products/{id}", "Read a product (its parties and the operator: any state; others: listed only)", "catalog", s.getProduct)
-	register(s, http.MethodPut, "revise-product", "/api/v1/products/{id}/details", "Revise a draft or rejected product: a new revision", "catalog", s.reviseProduct)
+	register(s, http.MethodPut, "revise-product", "/api/v1/products/{id}/details", "Revise a product: a new revision (a listed product's goes through review as a pending change while the listed one stays on show)", "catalog", s.reviseProduct)
 	get(s, "product-certificate", "/api/v1/products/{id}/certificate", "The registration certificate of the product's latest listing, signed by the exchange, with its filing", "catalog", s.productCertificate)
 	get(s, "product-revisions", "/api/v1/products/{id}/revisions", "Every revision of a product", "catalog", s.productRevisions)
 	register(s, http.MethodPost, "submit-product", "/api/v1/products/{id}/submit", "Submit for review (R20: compliance report and use scenario required)", "catalog", s.submitProduct)
@@ -54,6 +54,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "suspend-product", "/api/v1/products/{id}/suspend", "Suspend a listed product (operator)", "catalog", s.suspendProduct)
 	register(s, http.MethodPost, "resume-product", "/api/v1/products/{id}/resume", "List a suspended product again (operator)", "catalog", s.resumeProduct)
 	register(s, http.MethodPost, "delist-product", "/api/v1/products/{id}/delist", "Delist a product (its supplier or agent, or the operator)", "catalog", s.delistProduct)
+
+	register(s, http.MethodPost, "upload-attachment", "/api/v1/attachments", "Upload a listing document (compliance assessment, description, quality report) as the raw body; cite it by its SHA-256 (suppliers and agents)", "catalog", s.uploadAttachment, created, binaryBody)
+	get(s, "list-attachments", "/api/v1/attachments", "The caller's uploaded attachments, newest first", "catalog", s.listAttachments)
+	get(s, "product-attachment", "/api/v1/products/{id}/attachments/{sha256}", "Download an attachment a product revision cites (Range requests; ETag is the SHA-256)", "catalog", s.productAttachment)
 
 	register(s, http.MethodPost, "post-demand", "/api/v1/demands", "Post a demand (buyers): listed products that fit it are matched now and as they are listed", "catalog", s.postDemand, created)
 	get(s, "demand-matches", "/api/v1/demands/{id}/matches", "Listed products that fit a demand, ranked, each with why", "catalog", s.demandMatches)

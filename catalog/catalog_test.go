@@ -1,12 +1,16 @@
 package catalog_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
@@ -17,6 +21,7 @@ import (
 type world struct {
 	t        *testing.T
 	db       *store.DB
+	blobs    blob.Store
 	reg      *registry.Service
 	cat      *catalog.Service
 	operator dataport.Actor
@@ -42,7 +47,11 @@ func setup(t *testing.T, engine store.Engine) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, db: db, reg: reg, cat: catalog.New(db, reg, nil)}
+	blobs, err := blob.OpenFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, db: db, blobs: blobs, reg: reg, cat: catalog.New(db, reg, blobs, nil)}
 	w.operator, _ = reg.Authenticate(ctx, token)
 	member := func(n registry.NewParticipant, verify bool) (registry.Participant, dataport.Actor) {
 		p, err := reg.CreateParticipant(ctx, w.operator, n)
@@ -71,9 +80,30 @@ func setup(t *testing.T, engine store.Engine) *world {
 		t.Fatal(err)
 	}
 	w.agent = agent
+	for _, a := range []dataport.Actor{w.supplier, w.agent} {
+		w.upload(a, complianceReport)
+	}
 	_, w.buyer = member(registry.NewParticipant{LegalName: dataport.Bilingual{Zh: "华东证券股份有限公司"}, Jurisdiction: "CN",
 		Kind: registry.Domestic, USCC: uscc(t, "91310000132200821"), Roles: []dataport.Role{dataport.RoleBuyer}}, true)
 	return w
+}
+
+// complianceReport is the third-party compliance assessment every test product cites.
+var complianceReport = []byte("第三方数据合规评估报告 / Third-party data compliance assessment report\n结论：符合 / Conclusion: compliant\n")
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// upload uploads content as an attachment of actor's.
+func (w *world) upload(actor dataport.Actor, content []byte) catalog.UploadedAttachment {
+	w.t.Helper()
+	a, err := w.cat.UploadAttachment(context.Background(), actor, catalog.NewAttachment{Name: "report.txt", MediaType: "text/plain"}, bytes.NewReader(content))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return a
 }
 
 func details() catalog.Details {
@@ -88,7 +118,7 @@ func details() catalog.Details {
 		PricePlans:    []catalog.PricePlan{{Kind: "subscription", Period: "month", Price: dataport.Money{Amount: 1200000, Currency: "CNY"}}},
 		Source:        "enterprise", Grade: "general", Sublevel: 2, OriginJurisdiction: "CN",
 		Rights:      catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
-		Attachments: []catalog.Attachment{{Kind: "compliance_report", SHA256: strings.Repeat("ab", 32)}},
+		Attachments: []catalog.Attachment{{Kind: "compliance_report", SHA256: sha256Hex(complianceReport), Name: "合规评估报告.txt"}},
 	}
 }
 

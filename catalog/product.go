@@ -10,6 +10,11 @@
 //	  └──────────── revise ◀── rejected ◀──reject────┘            suspend ─┘  │ resume
 //	                                                   listed ──delist──▶ delisted
 //
+// A listed (or suspended) product is edited through a pending change: revise makes a
+// new revision whose own state runs draft → submitted → under_review → approved
+// (it becomes the listed revision and a new certificate is filed) or rejected (revise
+// again). Buyers keep seeing the listed revision all the while.
+//
 // Submission refuses a product without a third-party compliance assessment report or
 // a declared use scenario (R20). A foreign supplier's product is created and submitted
 // by the domestic agent acting for it (R22); the agency-contract check plugs in
@@ -52,7 +57,8 @@ type Product struct {
 	ListedRevision     int64              `json:"listed_revision,omitempty" doc:"the revision buyers see; absent before the first listing"`
 	RegistrationNumber string             `json:"registration_number,omitempty"`
 	RegisteredAt       time.Time          `json:"registered_at,omitzero"`
-	ReviewReasons      []string           `json:"review_reasons,omitempty" doc:"why the last review rejected the product"`
+	ReviewReasons      []string           `json:"review_reasons,omitempty" doc:"why the last review rejected the product or its pending change"`
+	Change             *PendingChange     `json:"pending_change,omitempty" doc:"a new revision of a listed product on its way through review"`
 	Suspension         *ListingSuspension `json:"suspension,omitempty"`
 	Details            Details            `json:"details"`
 	DetailsSHA256      string             `json:"details_sha256" doc:"SHA-256 of the revision's canonical JSON"`
@@ -66,6 +72,22 @@ type ListingSuspension struct {
 	Reason string    `json:"reason"`
 	By     string    `json:"by"`
 	At     time.Time `json:"at"`
+}
+
+// PendingChange is a new revision of a listed or suspended product going through
+// review; until it is approved, buyers see the listed revision.
+type PendingChange struct {
+	Revision int64  `json:"revision"`
+	Status   Status `json:"status" enum:"draft,submitted,under_review,rejected"`
+}
+
+// reviewState is where the product's latest revision is in the review workflow: the
+// product's status, or its pending change's.
+func (p *Product) reviewState() Status {
+	if p.Change != nil {
+		return p.Change.Status
+	}
+	return p.Status
 }
 
 // Revision is one version of a product's details.

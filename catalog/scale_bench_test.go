@@ -50,7 +50,7 @@ func BenchmarkSearchScale(b *testing.B) {
 		}
 		operator, _ := reg.Authenticate(ctx, token)
 		suppliers, agents := benchParticipants(b, reg, operator)
-		svc := New(db, reg, nil)
+		svc := New(db, reg, nil, nil) // bulk-loaded products cite no uploaded attachments
 
 		start := time.Now()
 		loadSynthetic(b, db, n, suppliers, agents)

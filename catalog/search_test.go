@@ -211,7 +211,7 @@ func TestSearchAcrossServers(t *testing.T) {
 		defer catalog.SetCatchUpPage(1)() // every change crosses a page boundary
 		w := setup(t, engine)
 		ctx := context.Background()
-		other := catalog.New(w.db, w.reg, nil)
+		other := catalog.New(w.db, w.reg, w.blobs, nil)
 		count := func(c *catalog.Service, q string) int {
 			t.Helper()
 			res, err := c.Search(ctx, w.buyer, catalog.SearchQuery{Q: q})
@@ -250,7 +250,7 @@ func TestSearchAcrossServers(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		fresh := catalog.New(w.db, w.reg, nil)
+		fresh := catalog.New(w.db, w.reg, w.blobs, nil)
 		if n := count(fresh, "信用"); n != 2 {
 			t.Fatalf("after the rebuild: %d", n)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -46,16 +47,18 @@ func DefaultAgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Pa
 type Service struct {
 	db     *store.DB
 	reg    Participants
+	blobs  blob.Store
 	agency AgencyCheck
 	live   *liveIndex
 }
 
-// New returns the catalog over db.
-func New(db *store.DB, reg Participants, agency AgencyCheck) *Service {
+// New returns the catalog over db, keeping attachments in blobs; a nil agency check
+// is DefaultAgencyCheck.
+func New(db *store.DB, reg Participants, blobs blob.Store, agency AgencyCheck) *Service {
 	if agency == nil {
 		agency = DefaultAgencyCheck
 	}
-	return &Service{db: db, reg: reg, agency: agency, live: &liveIndex{}}
+	return &Service{db: db, reg: reg, blobs: blobs, agency: agency, live: &liveIndex{}}
 }
 
 // NewProduct starts a product as a draft.
@@ -103,17 +106,20 @@ func (s *Service) Create(ctx context.Context, actor dataport.Actor, n NewProduct
 		case actor.ParticipantID != supplier.ID || !actor.Has(dataport.RoleSupplier):
 			return dataport.Errorf(op, dataport.KindForbidden, "a domestic supplier lists its own products")
 		}
+		now := tx.Now()
+		p = Product{ID: dataport.NewID("prd"), SupplierID: supplier.ID, AgentID: agentID, Status: Draft,
+			CreatedAt: now, UpdatedAt: now, Version: 1}
 		var problems dataport.Problems
 		n.Details.validate(&problems)
+		if err := s.attachmentsExist(tx, &n.Details, &p, &problems); err != nil {
+			return err
+		}
 		for i := range problems { // the details sit under "details" in a new product
 			problems[i].Field = "details." + problems[i].Field
 		}
 		if err := problems.Err(op); err != nil {
 			return err
 		}
-		now := tx.Now()
-		p = Product{ID: dataport.NewID("prd"), SupplierID: supplier.ID, AgentID: agentID, Status: Draft,
-			CreatedAt: now, UpdatedAt: now, Version: 1}
 		if _, err := tx.Exec(`INSERT INTO products (id, supplier_id, agent_id, status, latest_revision, listed_revision,
 			registration_number, registered_at, review_reasons, suspended_reason, suspended_by, suspended_at,
 			created_at, updated_at, version) VALUES ($1, $2, $3, 'draft', 0, 0, NULL, '', '[]', '', '', '', $4, $4, 1)`,
@@ -128,23 +134,36 @@ func (s *Service) Create(ctx context.Context, actor dataport.Actor, n NewProduct
 	return p, err
 }
 
-// Revise replaces a draft's or a rejected product's details with a new revision; a
-// rejected product becomes a draft again.
+// Revise stores new details as the product's next revision. A draft or rejected
+// product becomes a draft again. A listed or suspended product gets (or updates) a
+// pending change that goes through review on its own while buyers keep seeing the
+// listed revision; a change already submitted or in review is not revised.
 func (s *Service) Revise(ctx context.Context, actor dataport.Actor, id string, d Details) (Product, error) {
 	const op = "catalog.Revise"
 	return s.change(ctx, op, actor, id, byManager, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
-		if p.Status != Draft && p.Status != Rejected {
-			return "", nil, conflict(op, p, "only a draft or a rejected product is revised; a listed product is delisted first")
+		switch p.reviewState() {
+		case Draft, Rejected:
+		case Listed, Suspended:
+		default:
+			return "", nil, conflict(op, p, "a revision in review is decided before the product is revised again")
 		}
 		var problems dataport.Problems
 		d.validate(&problems)
+		if err := s.attachmentsExist(tx, &d, p, &problems); err != nil {
+			return "", nil, err
+		}
 		if err := problems.Err(op); err != nil {
 			return "", nil, err
 		}
 		if err := s.addRevision(tx, op, actor, p, d); err != nil {
 			return "", nil, err
 		}
-		p.Status, p.ReviewReasons = Draft, nil
+		p.ReviewReasons = nil
+		if p.Status == Listed || p.Status == Suspended {
+			p.Change = &PendingChange{Revision: p.LatestRevision, Status: Draft}
+		} else {
+			p.Status = Draft
+		}
 		return "product.revised", nil, nil
 	})
 }
@@ -153,18 +172,21 @@ func (s *Service) Revise(ctx context.Context, actor dataport.Actor, id string, d
 func (s *Service) Submit(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
 	const op = "catalog.Submit"
 	return s.change(ctx, op, actor, id, byManager, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
-		if p.Status != Draft {
-			return "", nil, conflict(op, p, "only a draft is submitted")
+		if p.reviewState() != Draft {
+			return "", nil, conflict(op, p, "only a draft or a pending change in draft is submitted")
 		}
 		var problems dataport.Problems
 		p.Details.readyForReview(&problems)
+		if err := s.attachmentsExist(tx, &p.Details, p, &problems); err != nil {
+			return "", nil, err
+		}
 		if err := problems.Err(op); err != nil {
 			return "", nil, err
 		}
 		if err := s.checkParties(tx, op, p); err != nil {
 			return "", nil, err
 		}
-		p.Status = Submitted
+		p.setReviewState(Submitted)
 		return "product.submitted", nil, nil
 	})
 }
@@ -173,10 +195,10 @@ func (s *Service) Submit(ctx context.Context, actor dataport.Actor, id string) (
 func (s *Service) StartReview(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
 	const op = "catalog.StartReview"
 	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
-		if p.Status != Submitted {
-			return "", nil, conflict(op, p, "only a submitted product goes into review")
+		if p.reviewState() != Submitted {
+			return "", nil, conflict(op, p, "only a submitted product or change goes into review")
 		}
-		p.Status = UnderReview
+		p.setReviewState(UnderReview)
 		return "product.review_started", nil, nil
 	})
 }
@@ -194,10 +216,11 @@ func (s *Service) Reject(ctx context.Context, actor dataport.Actor, id string, r
 		if len(rs) == 0 {
 			return "", nil, dataport.Invalid(op, dataport.FieldProblem{Field: "reasons", Message: "say why the product is rejected"})
 		}
-		if p.Status != UnderReview {
-			return "", nil, conflict(op, p, "only a product under review is rejected")
+		if p.reviewState() != UnderReview {
+			return "", nil, conflict(op, p, "only a product or change under review is rejected")
 		}
-		p.Status, p.ReviewReasons = Rejected, rs
+		p.setReviewState(Rejected)
+		p.ReviewReasons = rs
 		return "product.rejected", map[string]any{"reasons": rs}, nil
 	})
 }
@@ -217,30 +240,40 @@ type Certificate struct {
 }
 
 // Approve lists a product under review, issuing its registration number at the first
-// listing and filing the certificate. Operator only.
+// listing and filing the certificate; for a pending change, the change's revision
+// becomes the listed one and a new certificate is filed under the same number.
+// Operator only.
 func (s *Service) Approve(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
 	const op = "catalog.Approve"
 	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
-		if p.Status != UnderReview {
-			return "", nil, conflict(op, p, "only a product under review is listed")
+		if p.reviewState() != UnderReview {
+			return "", nil, conflict(op, p, "only a product or change under review is listed")
 		}
 		if err := s.checkParties(tx, op, p); err != nil {
 			return "", nil, err
 		}
-		if p.RegistrationNumber == "" {
+		first := p.RegistrationNumber == ""
+		if first {
 			n, err := nextRegistration(tx, tx.Now())
 			if err != nil {
 				return "", nil, dataport.Internal(op, err)
 			}
 			p.RegistrationNumber, p.RegisteredAt = n, tx.Now()
 		}
-		p.Status, p.ListedRevision, p.ReviewReasons = Listed, p.LatestRevision, nil
-		p.UpdatedAt = tx.Now()
-		if err := index(tx, p); err != nil {
-			return "", nil, dataport.Internal(op, err)
+		if p.Change == nil {
+			p.Status = Listed
 		}
-		if err := notifyDemands(tx, p); err != nil {
-			return "", nil, dataport.Internal(op, err)
+		p.Change, p.ListedRevision, p.ReviewReasons = nil, p.LatestRevision, nil
+		p.UpdatedAt = tx.Now()
+		if p.Status == Listed { // a suspended product's new revision is shown when it resumes
+			if err := index(tx, p); err != nil {
+				return "", nil, dataport.Internal(op, err)
+			}
+		}
+		if first {
+			if err := notifyDemands(tx, p); err != nil {
+				return "", nil, dataport.Internal(op, err)
+			}
 		}
 		cert := Certificate{RegistrationNumber: p.RegistrationNumber, ProductID: p.ID, Revision: p.ListedRevision,
 			DetailsSHA256: p.DetailsSHA256, Title: p.Details.Title, SupplierID: p.SupplierID, AgentID: p.AgentID,
@@ -276,7 +309,12 @@ func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id string) (
 		}
 		p.Status, p.Suspension = Listed, nil
 		p.UpdatedAt = tx.Now()
-		if err := index(tx, p); err != nil {
+		listed, err := get(tx, op, p.ID, p.ListedRevision) // not a pending change's details
+		if err != nil {
+			return "", nil, err
+		}
+		listed.UpdatedAt, listed.Status = p.UpdatedAt, p.Status
+		if err := index(tx, &listed); err != nil {
 			return "", nil, dataport.Internal(op, err)
 		}
 		return "product.resumed", nil, nil
@@ -291,7 +329,7 @@ func (s *Service) Delist(ctx context.Context, actor dataport.Actor, id string) (
 		if p.Status != Listed && p.Status != Suspended {
 			return "", nil, conflict(op, p, "only a listed or suspended product is delisted")
 		}
-		p.Status, p.Suspension = Delisted, nil
+		p.Status, p.Suspension, p.Change = Delisted, nil, nil // a pending change dies with the listing
 		if err := unindex(tx, p.ID); err != nil {
 			return "", nil, dataport.Internal(op, err)
 		}
@@ -300,7 +338,20 @@ func (s *Service) Delist(ctx context.Context, actor dataport.Actor, id string) (
 }
 
 func conflict(op string, p *Product, why string) error {
+	if p.Change != nil {
+		return dataport.Errorf(op, dataport.KindConflict, "product %s is %s with a pending change in %s: %s", p.ID, p.Status, p.Change.Status, why)
+	}
 	return dataport.Errorf(op, dataport.KindConflict, "product %s is %s: %s", p.ID, p.Status, why)
+}
+
+// setReviewState moves the latest revision on in review: the product itself, or its
+// pending change.
+func (p *Product) setReviewState(st Status) {
+	if p.Change != nil {
+		p.Change.Status = st
+		return
+	}
+	p.Status = st
 }
 
 // checkParties: the supplier, and the agent acting for a foreign supplier, may act.
@@ -361,15 +412,18 @@ func (s *Service) change(ctx context.Context, op string, actor dataport.Actor, i
 		if p.ReviewReasons == nil {
 			reasons = []byte("[]")
 		}
-		var sr, sb, sa string
+		var sr, sb, sa, cs string
 		if p.Suspension != nil {
 			sr, sb, sa = p.Suspension.Reason, p.Suspension.By, store.FormatTime(p.Suspension.At)
 		}
+		if p.Change != nil {
+			cs = string(p.Change.Status)
+		}
 		if _, err := tx.Exec(`UPDATE products SET status = $2, latest_revision = $3, listed_revision = $4,
 			registration_number = $5, registered_at = $6, review_reasons = $7, suspended_reason = $8,
-			suspended_by = $9, suspended_at = $10, updated_at = $11, version = $12 WHERE id = $1`,
+			suspended_by = $9, suspended_at = $10, updated_at = $11, version = $12, change_status = $13 WHERE id = $1`,
 			p.ID, string(p.Status), p.LatestRevision, p.ListedRevision, nullable(p.RegistrationNumber),
-			store.FormatTime(p.RegisteredAt), string(reasons), sr, sb, sa, store.FormatTime(p.UpdatedAt), p.Version); err != nil {
+			store.FormatTime(p.RegisteredAt), string(reasons), sr, sb, sa, store.FormatTime(p.UpdatedAt), p.Version, cs); err != nil {
 			return dataport.Internal(op, err)
 		}
 		return file(tx, actor, event, p, extra)
@@ -397,6 +451,12 @@ func file(tx *store.Tx, actor dataport.Actor, event string, p Product, extra map
 	}
 	if p.RegistrationNumber != "" {
 		payload["registration_number"] = p.RegistrationNumber
+	}
+	if p.ListedRevision > 0 {
+		payload["listed_revision"] = p.ListedRevision
+	}
+	if p.Change != nil {
+		payload["pending_change"] = p.Change.Status
 	}
 	for k, v := range extra {
 		payload[k] = v
@@ -484,6 +544,7 @@ func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Pro
 			return notFound(op, id)
 		}
 		p, err = get(tx, op, id, p.ListedRevision)
+		p.publicView()
 		return err
 	})
 	return p, err
@@ -551,7 +612,7 @@ func get(tx *store.Tx, op, id string, rev int64) (Product, error) {
 }
 
 const productColumns = `id, supplier_id, agent_id, status, latest_revision, listed_revision, registration_number,
-	registered_at, review_reasons, suspended_reason, suspended_by, suspended_at, created_at, updated_at, version`
+	registered_at, review_reasons, suspended_reason, suspended_by, suspended_at, created_at, updated_at, version, change_status`
 
 type rowScanner interface{ Scan(...any) error }
 
@@ -560,9 +621,9 @@ func scanProduct(row rowScanner, extra ...any) (Product, error) {
 	var p Product
 	var agent sql.NullString
 	var regNo sql.NullString
-	var status, regAt, reasons, sr, sb, sa, created, updated string
+	var status, regAt, reasons, sr, sb, sa, created, updated, cs string
 	dest := append([]any{&p.ID, &p.SupplierID, &agent, &status, &p.LatestRevision, &p.ListedRevision,
-		&regNo, &regAt, &reasons, &sr, &sb, &sa, &created, &updated, &p.Version}, extra...)
+		&regNo, &regAt, &reasons, &sr, &sb, &sa, &created, &updated, &p.Version, &cs}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return Product{}, err
 	}
@@ -571,6 +632,9 @@ func scanProduct(row rowScanner, extra ...any) (Product, error) {
 	p.CreatedAt, _ = store.ParseTime(created)
 	p.UpdatedAt, _ = store.ParseTime(updated)
 	json.Unmarshal([]byte(reasons), &p.ReviewReasons)
+	if cs != "" {
+		p.Change = &PendingChange{Revision: p.LatestRevision, Status: Status(cs)}
+	}
 	if sr != "" {
 		at, _ := store.ParseTime(sa)
 		p.Suspension = &ListingSuspension{Reason: sr, By: sb, At: at}
@@ -604,7 +668,7 @@ func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
 	}
 	rows, err := tx.Query(`SELECT p.id, p.supplier_id, p.agent_id, p.status, p.latest_revision, p.listed_revision,
 		p.registration_number, p.registered_at, p.review_reasons, p.suspended_reason, p.suspended_by, p.suspended_at,
-		p.created_at, p.updated_at, p.version, r.revision, r.details, r.sha256
+		p.created_at, p.updated_at, p.version, p.change_status, r.revision, r.details, r.sha256
 		FROM products p JOIN product_revisions r ON r.product_id = p.id
 		AND r.revision = CASE WHEN p.listed_revision > 0 THEN p.listed_revision ELSE p.latest_revision END
 		WHERE p.id IN (`+strings.Join(in, ", ")+`)`, args...)
@@ -625,6 +689,7 @@ func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
 			return nil, dataport.Internal(op, err)
 		}
 		p.Revision, p.DetailsSHA256 = rev, sum
+		p.publicView()
 		byID[p.ID] = p
 	}
 	if err := rows.Err(); err != nil {
@@ -637,6 +702,15 @@ func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
 		}
 	}
 	return out, nil
+}
+
+// publicView leaves out what only a product's parties and the operator see: its
+// pending change and the reasons of past reviews.
+func (p *Product) publicView() {
+	p.Change, p.ReviewReasons = nil, nil
+	if p.ListedRevision > 0 {
+		p.LatestRevision = p.ListedRevision
+	}
 }
 
 func nullable(s string) any {

@@ -2,9 +2,8 @@ package demo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
@@ -103,8 +102,7 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 							{Kind: "one_off", Price: dataport.Money{Amount: th.price * 10, Currency: "CNY"}},
 						},
 						Source: "enterprise", Grade: "general", Sublevel: 1 + (si % 2), OriginJurisdiction: reg[2],
-						Rights:      catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
-						Attachments: []catalog.Attachment{{Kind: "compliance_report", SHA256: fakeHash(reg[1] + subj[1]), Name: "compliance-assessment.pdf"}},
+						Rights: catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
 					}
 					if th.category == "climate" {
 						d.Source = "public" // R21: public data is delivered in a sandbox, never raw
@@ -121,6 +119,12 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 					if supplier.ID == "" || (actor.Has(dataport.RoleAgent) && agent.ID == "") {
 						continue
 					}
+					report, err := cat.UploadAttachment(ctx, actor, catalog.NewAttachment{Name: "compliance-assessment.md", MediaType: "text/markdown; charset=utf-8"},
+						strings.NewReader(assessmentReport(d, supplier, n+1)))
+					if err != nil {
+						return n, fmt.Errorf("demo compliance report: %w", err)
+					}
+					d.Attachments = []catalog.Attachment{{Kind: "compliance_report", SHA256: report.SHA256, Name: report.Name}}
 					p, err := cat.Create(ctx, actor, catalog.NewProduct{SupplierID: supplier.ID, Details: d})
 					if err != nil {
 						return n, fmt.Errorf("demo product %s: %w", d.Title.En, err)
@@ -142,7 +146,25 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 	return n, nil
 }
 
-func fakeHash(s string) string {
-	sum := sha256.Sum256([]byte("demo attachment: " + s))
-	return hex.EncodeToString(sum[:])
+// assessmentReport writes the third-party compliance assessment (R20) a demo product
+// cites: a short bilingual document, different for every product.
+func assessmentReport(d catalog.Details, supplier registry.Participant, n int) string {
+	name := supplier.LegalName.Zh
+	if name == "" {
+		name = supplier.LegalName.En
+	}
+	return fmt.Sprintf(`# 数据产品合规评估报告 / Data product compliance assessment
+
+- 报告编号 / Report: SDCA-2026-%04d
+- 评估机构 / Assessor: 上海数据合规评估中心 (Shanghai Data Compliance Assessment Centre, demo)
+- 产品 / Product: %s / %s
+- 供方 / Supplier: %s (%s)
+- 数据来源 / Source: %s; 分级 / Grade: %s %d; 来源地 / Origin: %s
+
+## 结论 / Conclusion
+
+数据来源合法，权属清晰，未含个人信息，可在声明的场景内流通交易。
+The data is lawfully sourced with clear rights, contains no personal information, and
+may be traded for the declared scenarios: %s.
+`, n, d.Title.Zh, d.Title.En, name, supplier.ID, d.Source, d.Grade, d.Sublevel, d.OriginJurisdiction, strings.Join(d.Scenarios, ", "))
 }

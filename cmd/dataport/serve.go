@@ -18,6 +18,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/api"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
@@ -31,6 +32,7 @@ type config struct {
 	addr       string
 	dataDir    string
 	db         string
+	blobs      string
 	logFormat  string
 	logLevel   string
 	logKey     string
@@ -50,6 +52,7 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	}
 	fs.StringVar(&c.addr, "addr", env("DATAPORT_ADDR", "127.0.0.1:8080"), "listen address (DATAPORT_ADDR)")
 	fs.StringVar(&c.dataDir, "data", env("DATAPORT_DATA_DIR", defaultDataDir), "data folder (DATAPORT_DATA_DIR)")
+	fs.StringVar(&c.blobs, "blobs", getenv("DATAPORT_BLOBS"), "blob store folder for attachments and data (DATAPORT_BLOBS; default: blobs in the data folder)")
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
@@ -77,6 +80,13 @@ func (c *config) dsn() string {
 		return c.db
 	}
 	return "sqlite:" + filepath.Join(c.dataDir, "dataport.db")
+}
+
+func (c *config) blobDir() string {
+	if c.blobs != "" {
+		return c.blobs
+	}
+	return filepath.Join(c.dataDir, "blobs")
 }
 
 func (c *config) logKeyFile() string {
@@ -219,7 +229,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	url := "http://" + ln.Addr().String()
 
-	cat := catalog.New(db, reg, nil)
+	blobs, err := blob.OpenFS(c.blobDir())
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("open the blob store: %w", err)
+	}
+	cat := catalog.New(db, reg, blobs, nil)
 	if withDemo {
 		if err := printDemo(ctx, reg, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
 			ln.Close()

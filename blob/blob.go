@@ -1,0 +1,65 @@
+// Package blob keeps the exchange's content: attachments, contracts, dataset files.
+// Every blob is addressed by the SHA-256 of its bytes (lower-case hex), so an address
+// names exactly one content, a filing that carries the address proves what the
+// content was, and storing the same bytes twice stores them once.
+//
+// A Store never shows a partial blob: Put writes aside and makes the blob visible
+// under its address only once every byte is on stable storage and the hash checks.
+package blob
+
+import (
+	"context"
+	"io"
+	"regexp"
+	"time"
+
+	"github.com/dataport/dataport"
+)
+
+// Info describes a stored blob.
+type Info struct {
+	SHA256 string    `json:"sha256"`
+	Size   int64     `json:"size"`
+	Stored time.Time `json:"stored,omitzero"`
+}
+
+// Object is an open blob: readable, seekable (for HTTP Range requests), closable.
+type Object interface {
+	io.ReadSeekCloser
+	Info() Info
+}
+
+// Store is content-addressed storage.
+type Store interface {
+	// Put stores what r yields, refusing (KindTooLarge) more than limit bytes, and
+	// returns the blob's address. When want is not empty the content must hash to it
+	// (KindInvalid otherwise); nothing is stored unless Put succeeds.
+	Put(ctx context.Context, r io.Reader, limit int64, want string) (Info, error)
+	// Stat reports a stored blob, KindNotFound when there is none.
+	Stat(ctx context.Context, sum string) (Info, error)
+	// Open opens a stored blob for reading.
+	Open(ctx context.Context, sum string) (Object, error)
+	// Delete removes a blob; deleting what is not there is not an error.
+	Delete(ctx context.Context, sum string) error
+}
+
+var address = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidAddress reports whether sum is a blob address: 64 lower-case hex digits. Only
+// such addresses reach a backend, so no path or key can be smuggled through one.
+func ValidAddress(sum string) bool { return address.MatchString(sum) }
+
+func checkAddress(op, sum string) error {
+	if !ValidAddress(sum) {
+		return dataport.Invalid(op, dataport.FieldProblem{Field: "sha256", Message: "a blob address is 64 lower-case hex digits"})
+	}
+	return nil
+}
+
+func notFound(op, sum string) error {
+	return dataport.Errorf(op, dataport.KindNotFound, "no blob %s", sum)
+}
+
+func tooLarge(op string, limit int64) error {
+	return dataport.Errorf(op, dataport.KindTooLarge, "content larger than %d bytes", limit)
+}
