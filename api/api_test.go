@@ -21,6 +21,7 @@ import (
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
@@ -35,6 +36,7 @@ type exchange struct {
 	vkey     string
 	srv      *httptest.Server
 	operator string // operator's API key
+	notify   *notify.Service
 }
 
 func newExchange(t *testing.T, engine store.Engine) *exchange { return newExchangeTB(t, engine) }
@@ -65,9 +67,14 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); lg.Run(ctx, 50*time.Millisecond) }()
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
+	notifier, err := notify.New(db, bytes.Repeat([]byte{7}, notify.SecretSize), notify.Options{AllowPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Notify: notifier,
+		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token}
+	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}
 }
 
 func each(t *testing.T, fn func(t *testing.T, x *exchange)) {

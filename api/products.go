@@ -173,26 +173,6 @@ func (s *Server) demandMatches(ctx context.Context, in *demandPath) (*matchesOut
 	return out, nil
 }
 
-type inboxInput struct {
-	Limit int `query:"limit" minimum:"1" maximum:"200" default:"50"`
-}
-
-type inboxOutput struct {
-	Body struct {
-		Items []catalog.Notification `json:"items"`
-	}
-}
-
-func (s *Server) inbox(ctx context.Context, in *inboxInput) (*inboxOutput, error) {
-	ns, err := s.Catalog.Inbox(ctx, actorOf(ctx), in.Limit)
-	if err != nil {
-		return nil, s.problem(err)
-	}
-	out := &inboxOutput{}
-	out.Body.Items = append([]catalog.Notification{}, ns...)
-	return out, nil
-}
-
 type makeQuoteInput struct {
 	ID   string `path:"id" doc:"demand id"`
 	Body catalog.NewQuote

@@ -66,8 +66,17 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "demand-quotes", "/api/v1/demands/{id}/quotes", "A demand's quotes (its buyer: all; a supplier: its own)", "catalog", s.demandQuotes)
 	register(s, http.MethodPost, "accept-quote", "/api/v1/quotes/{id}/accept", "Accept a quote (the demand's buyer)", "catalog", s.acceptQuote)
 	register(s, http.MethodPost, "decline-quote", "/api/v1/quotes/{id}/decline", "Decline a quote (the demand's buyer)", "catalog", s.declineQuote)
-	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "catalog", s.inbox)
 	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
+
+	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
+	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
+	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)
+	get(s, "list-webhooks", "/api/v1/webhooks", "The caller's webhooks with their public keys", "notify", s.listWebhooks)
+	register(s, http.MethodDelete, "delete-webhook", "/api/v1/webhooks/{id}", "Delete a webhook; pending deliveries are cancelled", "notify", s.deleteWebhook)
+	register(s, http.MethodPost, "rotate-webhook-key", "/api/v1/webhooks/{id}/rotate", "A new signing key; the old one also signs for 24 hours", "notify", s.rotateWebhook)
+	register(s, http.MethodPost, "enable-webhook", "/api/v1/webhooks/{id}/enable", "Turn a disabled webhook back on", "notify", s.enableWebhook)
+	get(s, "webhook-deliveries", "/api/v1/webhooks/{id}/deliveries", "A webhook's deliveries, newest first, with attempts and errors", "notify", s.webhookDeliveries)
+	register(s, http.MethodPost, "redeliver", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", "Queue a failed delivery again", "notify", s.redeliver)
 
 	// Ledger: filings (交易備案).
 	get(s, "list-filings", "/api/v1/filings", "List filings (operator and regulators: all; others: those about themselves)", "ledger", s.listFilings)

@@ -18,6 +18,7 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Deps struct {
 	DB       *store.DB
 	Registry *registry.Service
 	Catalog  *catalog.Service
+	Notify   *notify.Service
 	Filings  *ledger.Reader
 	Log      *ledger.Log
 	Logger   *slog.Logger

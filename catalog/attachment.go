@@ -16,6 +16,7 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 )
 
@@ -71,7 +72,7 @@ func (s *Service) UploadAttachment(ctx context.Context, actor dataport.Actor, n 
 		return UploadedAttachment{}, err
 	}
 	mayUpload := func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		if !actor.Has(dataport.RoleSupplier, dataport.RoleAgent) {

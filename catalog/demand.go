@@ -18,6 +18,7 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog/search"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 )
@@ -68,8 +69,16 @@ type Match struct {
 func (s *Service) PostDemand(ctx context.Context, actor dataport.Actor, n NewDemand) (Demand, error) {
 	const op = "catalog.PostDemand"
 	var d Demand
+	terms := search.Query(strings.TrimSpace(n.Text))
+	var candidates []string
+	if len(terms) > 0 && utf8.RuneCountInString(n.Text) <= 2000 {
+		var err error
+		if candidates, err = s.candidates(ctx, terms); err != nil {
+			return Demand{}, err
+		}
+	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		if !actor.Has(dataport.RoleBuyer) {
@@ -117,8 +126,29 @@ func (s *Service) PostDemand(ctx context.Context, actor dataport.Actor, n NewDem
 			store.FormatTime(d.CreatedAt)); err != nil {
 			return dataport.Internal(op, err)
 		}
+		// The products listed now that fit it: their managers hear of the demand, and
+		// its buyer of them, in the same transaction as the demand.
+		ps, err := listedProducts(tx, op, candidates)
+		if err != nil {
+			return err
+		}
+		var fits []Match
+		byID := map[string]*Product{}
+		for i := range ps {
+			if visible(tx, &ps[i]) {
+				if m, ok := fit(&d, &ps[i], terms); ok {
+					fits, byID[ps[i].ID] = append(fits, m), &ps[i]
+				}
+			}
+		}
+		rank(fits)
+		for _, m := range fits[:min(len(fits), notifyOnPost)] {
+			if err := notifyBothSides(tx, &d, byID[m.ProductID], m); err != nil {
+				return dataport.Internal(op, err)
+			}
+		}
 		// Demands are filed without their text: what a buyer looks for is its business.
-		_, err := ledger.File(tx, actor, ledger.Change{Type: "demand.posted", Subjects: []string{d.ID, d.BuyerID},
+		_, err = ledger.File(tx, actor, ledger.Change{Type: "demand.posted", Subjects: []string{d.ID, d.BuyerID},
 			Payload: map[string]any{"demand_id": d.ID, "category": d.Category, "text_sha256": sha(d.Text)}})
 		return err
 	})
@@ -156,17 +186,12 @@ func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID st
 	if len(terms) == 0 {
 		return []Match{}, nil
 	}
-	idx, hidden, err := s.searchIndex(ctx)
+	ids, err := s.candidates(ctx, terms)
 	if err != nil {
 		return nil, err
 	}
-	found := idx.Search(search.Request{Terms: terms, Any: true, Hide: map[string][]string{"supplier": hidden, "agent": hidden}})
 	out := []Match{}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		ids := make([]string, len(found.Hits))
-		for i, h := range found.Hits {
-			ids[i] = h.Key
-		}
 		ps, err := listedProducts(tx, op, ids)
 		for i := range ps {
 			if m, ok := fit(&d, &ps[i], terms); ok {
@@ -178,17 +203,44 @@ func (s *Service) Matches(ctx context.Context, actor dataport.Actor, demandID st
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].ProductID > out[j].ProductID
-	})
+	rank(out)
 	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
 }
+
+// maxCandidates is how many products, by relevance, a demand's matching considers.
+const maxCandidates = 500
+
+// candidates are the visible listed products sharing a term with a demand's text, the
+// most relevant first: what fit then decides on.
+func (s *Service) candidates(ctx context.Context, terms []string) ([]string, error) {
+	idx, hidden, err := s.searchIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	found := idx.Search(search.Request{Terms: terms, Any: true, Limit: maxCandidates,
+		Hide: map[string][]string{"supplier": hidden, "agent": hidden}})
+	ids := make([]string, len(found.Hits))
+	for i, h := range found.Hits {
+		ids[i] = h.Key
+	}
+	return ids, nil
+}
+
+func rank(ms []Match) {
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].Score != ms[j].Score {
+			return ms[i].Score > ms[j].Score
+		}
+		return ms[i].ProductID > ms[j].ProductID
+	})
+}
+
+// notifyOnPost is how many of the products fitting a new demand have their managers
+// told of it.
+const notifyOnPost = 20
 
 // fit decides whether p fits d and explains why.
 func fit(d *Demand, p *Product, terms []string) (Match, bool) {
@@ -277,13 +329,27 @@ func notifyDemands(tx *store.Tx, p *Product) error {
 		if !ok {
 			continue
 		}
-		payload, _ := json.Marshal(map[string]any{"demand_id": d.ID, "match": m})
-		if _, err := tx.Exec(`INSERT INTO notifications (id, participant_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			dataport.NewID("ntf"), d.BuyerID, "demand.matched", string(payload), store.FormatTime(tx.Now())); err != nil {
+		if err := notifyBothSides(tx, &d, p, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// notifyBothSides tells a demand's buyer that a product fits it (demand.matched), and
+// the product's manager — its agent for a foreign supplier, else its supplier — that
+// a demand wants it (product.fits_demand), each with the explanation.
+func notifyBothSides(tx *store.Tx, d *Demand, p *Product, m Match) error {
+	if err := notify.Send(tx, d.BuyerID, "demand.matched", map[string]any{"demand_id": d.ID, "match": m}); err != nil {
+		return err
+	}
+	manager := p.SupplierID
+	if p.AgentID != "" {
+		manager = p.AgentID
+	}
+	return notify.Send(tx, manager, "product.fits_demand", map[string]any{"product_id": p.ID, "match": m,
+		"demand": map[string]any{"id": d.ID, "text": d.Text, "category": d.Category, "budget_min": d.BudgetMin,
+			"budget_max": d.BudgetMax, "jurisdictions": d.Jurisdictions, "delivery_mode": d.DeliveryMode, "deadline": d.Deadline}})
 }
 
 func getDemand(tx *store.Tx, op, id string) (Demand, error) {
@@ -303,44 +369,4 @@ func getDemand(tx *store.Tx, op, id string) (Demand, error) {
 	json.Unmarshal([]byte(js), &d.Jurisdictions)
 	d.CreatedAt, _ = store.ParseTime(created)
 	return d, nil
-}
-
-// Notification is a message in a participant's inbox.
-type Notification struct {
-	ID        string          `json:"id"`
-	Kind      string          `json:"kind"`
-	Payload   json.RawMessage `json:"payload"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
-// Inbox returns the actor's notifications, newest first.
-func (s *Service) Inbox(ctx context.Context, actor dataport.Actor, limit int) ([]Notification, error) {
-	const op = "catalog.Inbox"
-	if actor.Anonymous() {
-		return nil, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
-	}
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	var out []Notification
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT id, kind, payload, created_at FROM notifications WHERE participant_id = $1 ORDER BY id DESC LIMIT $2`,
-			actor.ParticipantID, limit)
-		if err != nil {
-			return dataport.Internal(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var n Notification
-			var payload, at string
-			if err := rows.Scan(&n.ID, &n.Kind, &payload, &at); err != nil {
-				return dataport.Internal(op, err)
-			}
-			n.Payload = json.RawMessage(payload)
-			n.CreatedAt, _ = store.ParseTime(at)
-			out = append(out, n)
-		}
-		return rows.Err()
-	})
-	return out, err
 }

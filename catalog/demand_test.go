@@ -8,6 +8,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
 )
@@ -33,12 +34,12 @@ func TestDemandMatching(t *testing.T) {
 		oil.Title = dataport.Bilingual{Zh: "北海原油产量", En: "North Sea crude output"}
 		oil.Category, oil.Tags, oil.Summary = "energy", []string{"oil"}, dataport.Bilingual{En: "oil output"}
 		w.list(w.supplier, oil)
-		inbox, _ := w.cat.Inbox(ctx, w.buyer, 10)
+		inbox, _ := notify.Inbox(ctx, w.db, w.buyer, 10)
 		if len(inbox) != 0 {
 			t.Fatalf("a non-fitting listing notified the buyer: %s", inbox[0].Payload)
 		}
 		credit := w.list(w.supplier, details())
-		inbox, err = w.cat.Inbox(ctx, w.buyer, 10)
+		inbox, err = notify.Inbox(ctx, w.db, w.buyer, 10)
 		if err != nil || len(inbox) != 1 || inbox[0].Kind != "demand.matched" {
 			t.Fatalf("inbox: %v %v", inbox, err)
 		}
@@ -60,6 +61,38 @@ func TestDemandMatching(t *testing.T) {
 		}
 		_, err = w.cat.Matches(ctx, w.supplier, demand.ID, 10)
 		kind(t, err, dataport.KindNotFound)
+
+		// Both sides hear of a match: the supplier is told which demand wants its
+		// product, with the demand and the same explanation.
+		supplierBox, _ := notify.Inbox(ctx, w.db, w.supplier, 10)
+		if len(supplierBox) != 1 || supplierBox[0].Kind != "product.fits_demand" {
+			t.Fatalf("supplier inbox: %v", supplierBox)
+		}
+		var fits struct {
+			ProductID string `json:"product_id"`
+			Demand    struct {
+				ID, Text string
+			} `json:"demand"`
+			Match catalog.Match `json:"match"`
+		}
+		json.Unmarshal(supplierBox[0].Payload, &fits)
+		if fits.ProductID != credit.ID || fits.Demand.ID != demand.ID || fits.Demand.Text != demand.Text || len(fits.Match.Reasons) != 4 {
+			t.Fatalf("supplier notification: %s", supplierBox[0].Payload)
+		}
+		// A demand posted when fitting products are already listed: both sides hear
+		// of it at once.
+		later, err := w.cat.PostDemand(ctx, w.buyer, catalog.NewDemand{Text: "SME credit scoring", Currency: "CNY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		supplierBox, _ = notify.Inbox(ctx, w.db, w.supplier, 10)
+		if len(supplierBox) != 2 || !strings.Contains(string(supplierBox[0].Payload), later.ID) {
+			t.Fatalf("supplier inbox after a new demand: %v", supplierBox)
+		}
+		inbox, _ = notify.Inbox(ctx, w.db, w.buyer, 10)
+		if len(inbox) != 2 || !strings.Contains(string(inbox[0].Payload), later.ID) || !strings.Contains(string(inbox[0].Payload), credit.ID) {
+			t.Fatalf("buyer inbox after a new demand: %v", inbox)
+		}
 	})
 }
 
@@ -81,7 +114,7 @@ func TestQuotes(t *testing.T) {
 		if err != nil || q.Status != "open" {
 			t.Fatalf("quote: %+v %v", q, err)
 		}
-		inbox, _ := w.cat.Inbox(ctx, w.buyer, 10)
+		inbox, _ := notify.Inbox(ctx, w.db, w.buyer, 10)
 		if len(inbox) == 0 || inbox[0].Kind != "quote.received" {
 			t.Fatalf("buyer inbox: %v", inbox)
 		}
@@ -92,7 +125,7 @@ func TestQuotes(t *testing.T) {
 		}
 		_, err = w.cat.DecideQuote(ctx, w.buyer, q.ID, false)
 		kind(t, err, dataport.KindConflict)
-		inbox, _ = w.cat.Inbox(ctx, w.supplier, 10)
+		inbox, _ = notify.Inbox(ctx, w.db, w.supplier, 10)
 		if len(inbox) == 0 || inbox[0].Kind != "quote.accepted" {
 			t.Fatalf("supplier inbox: %v", inbox)
 		}

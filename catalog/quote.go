@@ -11,6 +11,8 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/notify"
+	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 )
 
@@ -39,19 +41,12 @@ type NewQuote struct {
 	Message   string         `json:"message,omitempty" maxLength:"2000"`
 }
 
-func notify(tx *store.Tx, to, kind string, payload any) error {
-	b, _ := json.Marshal(payload)
-	_, err := tx.Exec(`INSERT INTO notifications (id, participant_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		dataport.NewID("ntf"), to, kind, string(b), store.FormatTime(tx.Now()))
-	return err
-}
-
 // MakeQuote answers an open demand with a listed product the actor manages.
 func (s *Service) MakeQuote(ctx context.Context, actor dataport.Actor, demandID string, n NewQuote) (Quote, error) {
 	const op = "catalog.MakeQuote"
 	var q Quote
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		d, err := getDemand(tx, op, demandID)
@@ -99,7 +94,7 @@ func (s *Service) MakeQuote(ctx context.Context, actor dataport.Actor, demandID 
 			q.Price.Currency, q.Message, store.FormatTime(q.CreatedAt)); err != nil {
 			return dataport.Internal(op, err)
 		}
-		if err := notify(tx, d.BuyerID, "quote.received", q); err != nil {
+		if err := notify.Send(tx, d.BuyerID, "quote.received", q); err != nil {
 			return dataport.Internal(op, err)
 		}
 		_, err = ledger.File(tx, actor, ledger.Change{Type: "quote.made", Subjects: []string{q.ID, d.ID, prod.ID, d.BuyerID, actor.ParticipantID},
@@ -119,7 +114,7 @@ func (s *Service) DecideQuote(ctx context.Context, actor dataport.Actor, quoteID
 	const op = "catalog.DecideQuote"
 	var q Quote
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		var err error
@@ -143,7 +138,7 @@ func (s *Service) DecideQuote(ctx context.Context, actor dataport.Actor, quoteID
 		if _, err := tx.Exec(`UPDATE quotes SET status = $2, decided_at = $3 WHERE id = $1`, q.ID, q.Status, store.FormatTime(q.DecidedAt)); err != nil {
 			return dataport.Internal(op, err)
 		}
-		if err := notify(tx, q.QuotedBy, "quote."+q.Status, q); err != nil {
+		if err := notify.Send(tx, q.QuotedBy, "quote."+q.Status, q); err != nil {
 			return dataport.Internal(op, err)
 		}
 		_, err = ledger.File(tx, actor, ledger.Change{Type: "quote." + q.Status, Subjects: []string{q.ID, d.ID, q.ProductID, d.BuyerID, q.QuotedBy},
@@ -195,7 +190,7 @@ func (s *Service) CloseDemand(ctx context.Context, actor dataport.Actor, demandI
 	const op = "catalog.CloseDemand"
 	var d Demand
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		var err error

@@ -73,7 +73,7 @@ func (s *Service) Create(ctx context.Context, actor dataport.Actor, n NewProduct
 	const op = "catalog.Create"
 	var p Product
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		supplier, err := s.reg.Participant(tx, n.SupplierID)
@@ -387,7 +387,7 @@ func (s *Service) change(ctx context.Context, op string, actor dataport.Actor, i
 	fn func(tx *store.Tx, p *Product) (string, map[string]any, error)) (Product, error) {
 	var p Product
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		var err error
@@ -429,16 +429,6 @@ func (s *Service) change(ctx context.Context, op string, actor dataport.Actor, i
 		return file(tx, actor, event, p, extra)
 	})
 	return p, err
-}
-
-func mayChange(tx *store.Tx, op string, actor dataport.Actor) error {
-	if actor.Anonymous() {
-		return dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
-	}
-	if actor.IsSystem() {
-		return nil
-	}
-	return dataport.Wrap(op, registry.CheckActive(tx, actor.ParticipantID))
 }
 
 // file files a catalog event. The filing names the product, its supplier and agent,

@@ -43,9 +43,9 @@ func CheckActive(tx *store.Tx, participantID string) error {
 	return nil
 }
 
-// mayChange checks that actor is authenticated and may change things now: its own
-// participant is active. The system actor always may.
-func mayChange(tx *store.Tx, op string, actor dataport.Actor) error {
+// MayAct is the check every capability makes before an actor changes anything: the
+// actor is authenticated and its participant active. The system actor always may.
+func MayAct(tx *store.Tx, op string, actor dataport.Actor) error {
 	if actor.Anonymous() {
 		return dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
 	}
@@ -64,7 +64,7 @@ func mayChange(tx *store.Tx, op string, actor dataport.Actor) error {
 // mayChangeFor checks that actor may change things now and that they are its own
 // or it is the operator; another participant's records are not found.
 func mayChangeFor(tx *store.Tx, op string, actor dataport.Actor, participantID string) error {
-	if err := mayChange(tx, op, actor); err != nil {
+	if err := MayAct(tx, op, actor); err != nil {
 		return err
 	}
 	if !actor.Has(dataport.RoleOperator) && actor.ParticipantID != participantID {
@@ -75,7 +75,7 @@ func mayChangeFor(tx *store.Tx, op string, actor dataport.Actor, participantID s
 
 // requireOperator checks that actor is the exchange operator and may change things.
 func requireOperator(tx *store.Tx, op string, actor dataport.Actor) error {
-	if err := mayChange(tx, op, actor); err != nil {
+	if err := MayAct(tx, op, actor); err != nil {
 		return err
 	}
 	if !actor.Has(dataport.RoleOperator) {
@@ -292,7 +292,7 @@ func (s *Service) UpdateParticipant(ctx context.Context, actor dataport.Actor, i
 	const op = "registry.UpdateParticipant"
 	var p Participant
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := mayChange(tx, op, actor); err != nil {
+		if err := MayAct(tx, op, actor); err != nil {
 			return err
 		}
 		operator := actor.Has(dataport.RoleOperator)

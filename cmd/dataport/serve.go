@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,13 +36,16 @@ type config struct {
 	dataDir    string
 	db         string
 	blobs      string
-	logFormat  string
-	logLevel   string
-	logKey     string
-	logOrigin  string
-	witnesses  []ledger.Witness
-	badWitness error
-	operator   registry.OperatorIdentity
+	webhookKey string
+	// webhooksPrivate lets webhooks be plain http and on private networks.
+	webhooksPrivate bool
+	logFormat       string
+	logLevel        string
+	logKey          string
+	logOrigin       string
+	witnesses       []ledger.Witness
+	badWitness      error
+	operator        registry.OperatorIdentity
 }
 
 // flags registers the common flags on fs, with environment fallbacks.
@@ -53,6 +59,8 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.addr, "addr", env("DATAPORT_ADDR", "127.0.0.1:8080"), "listen address (DATAPORT_ADDR)")
 	fs.StringVar(&c.dataDir, "data", env("DATAPORT_DATA_DIR", defaultDataDir), "data folder (DATAPORT_DATA_DIR)")
 	fs.StringVar(&c.blobs, "blobs", getenv("DATAPORT_BLOBS"), "blob store folder for attachments and data (DATAPORT_BLOBS; default: blobs in the data folder)")
+	fs.StringVar(&c.webhookKey, "webhook-key", getenv("DATAPORT_WEBHOOK_KEY_FILE"), "file holding the secret webhook signing keys derive from (DATAPORT_WEBHOOK_KEY_FILE; default: webhook.key in the data folder, created at first start; every replica needs the same)")
+	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", getenv("DATAPORT_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks be plain http:// and inside private networks: for local testing only (DATAPORT_WEBHOOKS_ALLOW_PRIVATE=true)")
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
@@ -116,6 +124,32 @@ func (c *config) loadLogKey(log *slog.Logger) (string, error) {
 	}
 	log.Info("created the log key", "file", path, "origin", c.logOrigin)
 	return skey, nil
+}
+
+// loadWebhookSecret reads the webhook secret (hex), creating it at first start.
+func (c *config) loadWebhookSecret(log *slog.Logger) ([]byte, error) {
+	path := c.webhookKey
+	if path == "" {
+		path = filepath.Join(c.dataDir, "webhook.key")
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		secret, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(secret) != notify.SecretSize {
+			return nil, fmt.Errorf("%s: want %d bytes in hex", path, notify.SecretSize)
+		}
+		return secret, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	secret := make([]byte, notify.SecretSize)
+	rand.Read(secret)
+	if err := writeKeyFile(path, hex.EncodeToString(secret)); err != nil {
+		return nil, err
+	}
+	log.Info("created the webhook secret", "file", path)
+	return secret, nil
 }
 
 // writeKeyFile writes a secret key readable by its owner only, and never over an
@@ -235,6 +269,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("open the blob store: %w", err)
 	}
 	cat := catalog.New(db, reg, blobs, nil)
+	secret, err := c.loadWebhookSecret(log)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("webhook secret: %w", err)
+	}
+	notifier, err := notify.New(db, secret, notify.Options{AllowPrivate: c.webhooksPrivate || withDemo})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	delivering, stopDelivering := context.WithCancel(context.WithoutCancel(ctx))
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		notifier.Run(delivering, time.Second)
+	}()
+	defer func() { stopDelivering(); <-delivered }()
 	if withDemo {
 		if err := printDemo(ctx, reg, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
 			ln.Close()
@@ -244,7 +295,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Catalog: cat, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
