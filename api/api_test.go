@@ -577,6 +577,20 @@ func TestProductEndpoints(t *testing.T) {
 		if c := x.do("GET", "/api/v1/products/"+pid+"/certificate", outsider, nil).json(t)["certificate"].(map[string]any); c["revision"] != listedRev+1 {
 			t.Fatalf("certificate after the change: %v", c)
 		}
+		// The operator's queue and the supplier's own list.
+		wantStatus(t, x.do("PUT", "/api/v1/products/"+pid+"/details", key, details), http.StatusOK)
+		wantStatus(t, x.do("POST", "/api/v1/products/"+pid+"/submit", key, nil), http.StatusOK)
+		queue := x.do("GET", "/api/v1/review-queue", x.operator, nil)
+		wantStatus(t, queue, http.StatusOK)
+		if items := queue.json(t)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["id"] != pid {
+			t.Fatalf("review queue: %s", queue.body)
+		}
+		wantProblem(t, x.do("GET", "/api/v1/review-queue", key, nil), http.StatusForbidden, "")
+		mine := x.do("GET", "/api/v1/participants/"+id+"/products?status=listed", key, nil)
+		if items := mine.json(t)["items"].([]any); len(items) != 1 {
+			t.Fatalf("own products: %s", mine.body)
+		}
+		wantProblem(t, x.do("GET", "/api/v1/participants/"+id+"/products", outsider, nil), http.StatusNotFound, "")
 		draft := x.do("POST", "/api/v1/products", key, map[string]any{"supplier_id": id, "details": details}).json(t)["id"].(string)
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", key, nil), http.StatusNotFound, "")
 		wantProblem(t, x.do("GET", "/api/v1/products/"+draft+"/certificate", outsider, nil), http.StatusNotFound, "")

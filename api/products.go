@@ -264,3 +264,35 @@ func (s *Server) productCertificate(ctx context.Context, in *productPath) (*cert
 	out.Body.SignedNote, out.Body.VerifierKey = string(signed), s.Log.VerifierKey()
 	return out, nil
 }
+
+type reviewQueueInput struct {
+	After string `query:"after" doc:"the next cursor of the previous page"`
+	Limit int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+}
+
+type productPageOutput struct {
+	Body catalog.ProductPage
+}
+
+func (s *Server) reviewQueue(ctx context.Context, in *reviewQueueInput) (*productPageOutput, error) {
+	page, err := s.Catalog.ReviewQueue(ctx, actorOf(ctx), in.After, in.Limit)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &productPageOutput{Body: page}, nil
+}
+
+type participantProductsInput struct {
+	ID     string `path:"id" doc:"participant id"`
+	Status string `query:"status" enum:"draft,submitted,under_review,listed,rejected,suspended,delisted"`
+	After  string `query:"after" doc:"the next cursor of the previous page"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50"`
+}
+
+func (s *Server) participantProducts(ctx context.Context, in *participantProductsInput) (*productPageOutput, error) {
+	page, err := s.Catalog.ProductsOf(ctx, actorOf(ctx), in.ID, in.Status, in.After, in.Limit)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &productPageOutput{Body: page}, nil
+}

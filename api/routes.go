@@ -55,6 +55,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "resume-product", "/api/v1/products/{id}/resume", "List a suspended product again (operator)", "catalog", s.resumeProduct)
 	register(s, http.MethodPost, "delist-product", "/api/v1/products/{id}/delist", "Delist a product (its supplier or agent, or the operator)", "catalog", s.delistProduct)
 
+	get(s, "review-queue", "/api/v1/review-queue", "Products and pending changes awaiting review, oldest first (operator and regulators)", "catalog", s.reviewQueue)
+	get(s, "participant-products", "/api/v1/participants/{id}/products", "A participant's products in every state, as supplier or agent (the participant, the operator and regulators)", "catalog", s.participantProducts)
 	register(s, http.MethodPost, "upload-attachment", "/api/v1/attachments", "Upload a listing document (compliance assessment, description, quality report) as the raw body; cite it by its SHA-256 (suppliers and agents)", "catalog", s.uploadAttachment, created, binaryBody)
 	get(s, "list-attachments", "/api/v1/attachments", "The caller's uploaded attachments, newest first", "catalog", s.listAttachments)
 	get(s, "product-attachment", "/api/v1/products/{id}/attachments/{sha256}", "Download an attachment a product revision cites (Range requests; ETag is the SHA-256)", "catalog", s.productAttachment)

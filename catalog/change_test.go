@@ -191,3 +191,75 @@ func TestAttachmentsMustBeUploaded(t *testing.T) {
 		}
 	})
 }
+
+// The operator finds what to review — new products and pending changes — and a
+// supplier or agent finds its own products in every state.
+func TestReviewQueueAndOwnProducts(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		listed := w.list(w.supplier, details())
+		draft, _ := w.cat.Create(ctx, w.supplier, catalog.NewProduct{SupplierID: w.supplier.ParticipantID, Details: details()})
+		submitted, _ := w.cat.Create(ctx, w.supplier, catalog.NewProduct{SupplierID: w.supplier.ParticipantID, Details: details()})
+		if _, err := w.cat.Submit(ctx, w.supplier, submitted.ID); err != nil {
+			t.Fatal(err)
+		}
+		foreign := details()
+		foreign.OriginJurisdiction = "NO"
+		agented, err := w.cat.Create(ctx, w.agent, catalog.NewProduct{SupplierID: w.foreign.ID, Details: foreign})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.cat.Submit(ctx, w.agent, agented.ID); err != nil {
+			t.Fatal(err)
+		}
+		changed := details()
+		changed.Title.En = "SME credit scoring v2"
+		if _, err := w.cat.Revise(ctx, w.supplier, listed.ID, changed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.cat.Submit(ctx, w.supplier, listed.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		_, err = w.cat.ReviewQueue(ctx, w.supplier, "", 10)
+		kind(t, err, dataport.KindForbidden)
+		var queued []string
+		for after := ""; ; {
+			page, err := w.cat.ReviewQueue(ctx, w.operator, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page.Items {
+				queued = append(queued, p.ID)
+			}
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		if want := []string{listed.ID, submitted.ID, agented.ID}; strings.Join(queued, " ") != strings.Join(want, " ") {
+			t.Fatalf("review queue %v, want %v (oldest first; not the draft %s)", queued, want, draft.ID)
+		}
+		page, _ := w.cat.ReviewQueue(ctx, w.operator, "", 10)
+		if page.Items[0].Revision != 2 || page.Items[0].Change == nil || page.Items[0].Details.Title.En != "SME credit scoring v2" {
+			t.Fatalf("the queue shows the change under review: %+v", page.Items[0])
+		}
+
+		own, err := w.cat.ProductsOf(ctx, w.supplier, w.supplier.ParticipantID, "", "", 10)
+		if err != nil || len(own.Items) != 3 {
+			t.Fatalf("supplier's products: %d %v", len(own.Items), err)
+		}
+		drafts, _ := w.cat.ProductsOf(ctx, w.supplier, w.supplier.ParticipantID, "draft", "", 10)
+		if len(drafts.Items) != 1 || drafts.Items[0].ID != draft.ID {
+			t.Fatalf("supplier's drafts: %+v", drafts.Items)
+		}
+		asAgent, _ := w.cat.ProductsOf(ctx, w.agent, w.agent.ParticipantID, "", "", 10)
+		if len(asAgent.Items) != 1 || asAgent.Items[0].ID != agented.ID {
+			t.Fatalf("agent's products: %+v", asAgent.Items)
+		}
+		_, err = w.cat.ProductsOf(ctx, w.buyer, w.supplier.ParticipantID, "", "", 10)
+		kind(t, err, dataport.KindNotFound)
+		_, err = w.cat.ProductsOf(ctx, w.supplier, w.supplier.ParticipantID, "archived", "", 10)
+		kind(t, err, dataport.KindInvalid)
+	})
+}

@@ -633,14 +633,20 @@ func scanProduct(row rowScanner, extra ...any) (Product, error) {
 }
 
 // listedProducts reads products with the details of their listed revisions (the
-// latest, before a first listing), a query per 500, in the order of ids; ids not
-// found are left out.
+// latest, before a first listing), as the public sees them, a query per 500, in the
+// order of ids; ids not found are left out.
 func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
+	return productsAt(tx, op, ids, false)
+}
+
+// productsAt reads products with the details of their latest revisions (latest) or
+// of their listed ones as the public sees them.
+func productsAt(tx *store.Tx, op string, ids []string, latest bool) ([]Product, error) {
 	const per = 500 // well under either engine's limit on parameters
 	if len(ids) > per {
 		out := make([]Product, 0, len(ids))
 		for start := 0; start < len(ids); start += per {
-			ps, err := listedProducts(tx, op, ids[start:min(start+per, len(ids))])
+			ps, err := productsAt(tx, op, ids[start:min(start+per, len(ids))], latest)
 			if err != nil {
 				return nil, err
 			}
@@ -656,11 +662,14 @@ func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
 	for i, id := range ids {
 		in[i], args[i] = fmt.Sprintf("$%d", i+1), id
 	}
+	revision := `CASE WHEN p.listed_revision > 0 THEN p.listed_revision ELSE p.latest_revision END`
+	if latest {
+		revision = `p.latest_revision`
+	}
 	rows, err := tx.Query(`SELECT p.id, p.supplier_id, p.agent_id, p.status, p.latest_revision, p.listed_revision,
 		p.registration_number, p.registered_at, p.review_reasons, p.suspended_reason, p.suspended_by, p.suspended_at,
 		p.created_at, p.updated_at, p.version, p.change_status, r.revision, r.details, r.sha256
-		FROM products p JOIN product_revisions r ON r.product_id = p.id
-		AND r.revision = CASE WHEN p.listed_revision > 0 THEN p.listed_revision ELSE p.latest_revision END
+		FROM products p JOIN product_revisions r ON r.product_id = p.id AND r.revision = `+revision+`
 		WHERE p.id IN (`+strings.Join(in, ", ")+`)`, args...)
 	if err != nil {
 		return nil, dataport.Internal(op, err)
@@ -679,7 +688,9 @@ func listedProducts(tx *store.Tx, op string, ids []string) ([]Product, error) {
 			return nil, dataport.Internal(op, err)
 		}
 		p.Revision, p.DetailsSHA256 = rev, sum
-		p.publicView()
+		if !latest {
+			p.publicView()
+		}
 		byID[p.ID] = p
 	}
 	if err := rows.Err(); err != nil {
