@@ -20,6 +20,7 @@ import (
 	"github.com/dataport/dataport/api"
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -71,7 +72,11 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Notify: notifier,
+	rules, err := compliance.New(context.Background(), db, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Notify: notifier, Compliance: rules,
 		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}

@@ -70,6 +70,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "decline-quote", "/api/v1/quotes/{id}/decline", "Decline a quote (the demand's buyer)", "catalog", s.declineQuote)
 	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
 
+	// Compliance: rule packs, assessments, approvals (R1–R22).
+	register(s, http.MethodPost, "assess", "/api/v1/compliance/assessments", "Assess inline facts (what-if) or a product by reference: allow, require or deny, with the rules, requirements and reasons", "compliance", s.assess)
+	get(s, "list-rule-packs", "/api/v1/compliance/packs", "The rule packs, the active one marked", "compliance", s.listPacks)
+	register(s, http.MethodPost, "upload-rule-pack", "/api/v1/compliance/packs", "Upload a rule pack (YAML): compiled and its cases run; refused with the rule and line (operator)", "compliance", s.uploadPack, created, yamlBody)
+	get(s, "rule-pack-source", "/api/v1/compliance/packs/{version}", "A rule pack's YAML", "compliance", s.packSource)
+	register(s, http.MethodPost, "activate-rule-pack", "/api/v1/compliance/packs/{version}/activate", "Put a rule pack in force; filed (operator)", "compliance", s.activatePack)
+	register(s, http.MethodPost, "record-approval", "/api/v1/compliance/approvals", "Record an approval with its evidence (operator: any; an exporter: its own declarations and post-export reports)", "compliance", s.recordApproval, created)
+	register(s, http.MethodPost, "revoke-approval", "/api/v1/compliance/approvals/{id}/revoke", "Revoke an approval (operator)", "compliance", s.revokeApproval)
+	get(s, "participant-approvals", "/api/v1/participants/{id}/approvals", "An exporter's approvals (the exporter, the operator and regulators)", "compliance", s.participantApprovals)
+	get(s, "expiry-queue", "/api/v1/compliance/expiry-queue", "Approvals lapsing within 60 working days and standard contracts filed late (operator and regulators)", "compliance", s.expiryQueue)
+	get(s, "pi-counters", "/api/v1/participants/{id}/pi-counters", "An exporter's PI subjects exported this year (R14)", "compliance", s.piCounters)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)

@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -26,15 +27,16 @@ import (
 
 // Deps are what the API serves.
 type Deps struct {
-	DB       *store.DB
-	Registry *registry.Service
-	Catalog  *catalog.Service
-	Notify   *notify.Service
-	Filings  *ledger.Reader
-	Log      *ledger.Log
-	Logger   *slog.Logger
-	Metrics  *prometheus.Registry // the process's explicit registry; nil makes a new one
-	Version  string
+	DB         *store.DB
+	Registry   *registry.Service
+	Catalog    *catalog.Service
+	Notify     *notify.Service
+	Compliance *compliance.Service
+	Filings    *ledger.Reader
+	Log        *ledger.Log
+	Logger     *slog.Logger
+	Metrics    *prometheus.Registry // the process's explicit registry; nil makes a new one
+	Version    string
 }
 
 // Server is the HTTP face of the exchange.

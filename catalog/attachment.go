@@ -65,7 +65,7 @@ func (n *NewAttachment) validate(op string) error {
 }
 
 // UploadAttachment streams r into the blob store and records that actor uploaded it.
-// Suppliers and agents only. Uploading the same bytes again returns the first upload.
+// Suppliers, agents and the operator. Uploading the same bytes again returns the first upload.
 func (s *Service) UploadAttachment(ctx context.Context, actor dataport.Actor, n NewAttachment, r io.Reader) (UploadedAttachment, error) {
 	const op = "catalog.UploadAttachment"
 	if err := n.validate(op); err != nil {
@@ -75,8 +75,10 @@ func (s *Service) UploadAttachment(ctx context.Context, actor dataport.Actor, n 
 		if err := registry.MayAct(tx, op, actor); err != nil {
 			return err
 		}
-		if !actor.Has(dataport.RoleSupplier, dataport.RoleAgent) {
-			return dataport.Errorf(op, dataport.KindForbidden, "attachments are uploaded by suppliers and agents")
+		// Suppliers and agents document products; the operator files the evidence of
+		// the approvals it records (compliance).
+		if !actor.Has(dataport.RoleSupplier, dataport.RoleAgent, dataport.RoleOperator) {
+			return dataport.Errorf(op, dataport.KindForbidden, "attachments are uploaded by suppliers, agents and the operator")
 		}
 		return nil
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dataport/dataport/api"
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
@@ -269,6 +270,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("open the blob store: %w", err)
 	}
 	cat := catalog.New(db, reg, blobs, nil)
+	engine, err := compliance.New(ctx, db, reg)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("compliance engine: %w", err)
+	}
 	secret, err := c.loadWebhookSecret(log)
 	if err != nil {
 		ln.Close()
@@ -295,7 +301,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
