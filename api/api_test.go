@@ -72,11 +72,13 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, err := compliance.New(context.Background(), db, reg)
+	rules, err := compliance.New(context.Background(), db, reg, lg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: catalog.New(db, reg, blobs, nil), Notify: notifier, Compliance: rules,
+	cat := catalog.New(db, reg, blobs, rules)
+	reg.OnSuspension(cat.SuspensionCascade)
+	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: rules,
 		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}

@@ -183,3 +183,83 @@ func (s *Server) piCounters(ctx context.Context, in *participantPath) (*counters
 	}
 	return &countersOutput{Body: c}, nil
 }
+
+type agencyContractOutput struct {
+	Location string `header:"Location"`
+	Body     compliance.AgencyContract
+}
+
+func (s *Server) agencyContract(c compliance.AgencyContract, err error) (*agencyContractOutput, error) {
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &agencyContractOutput{Body: c}, nil
+}
+
+type proposeContractInput struct {
+	Body compliance.NewAgencyContract
+}
+
+func (s *Server) proposeContract(ctx context.Context, in *proposeContractInput) (*agencyContractOutput, error) {
+	out, err := s.agencyContract(s.Compliance.ProposeContract(ctx, actorOf(ctx), in.Body))
+	if out != nil {
+		out.Location = "/api/v1/agency-contracts/" + out.Body.ID
+	}
+	return out, err
+}
+
+type contractPath struct {
+	ID string `path:"id" doc:"agency contract id"`
+}
+
+func (s *Server) getContract(ctx context.Context, in *contractPath) (*agencyContractOutput, error) {
+	return s.agencyContract(s.Compliance.Contract(ctx, actorOf(ctx), in.ID))
+}
+
+type signContractInput struct {
+	ID   string `path:"id" doc:"agency contract id"`
+	Body compliance.ContractSignature
+}
+
+func (s *Server) signContract(ctx context.Context, in *signContractInput) (*agencyContractOutput, error) {
+	return s.agencyContract(s.Compliance.SignContract(ctx, actorOf(ctx), in.ID, in.Body))
+}
+
+func (s *Server) certifyContract(ctx context.Context, in *contractPath) (*agencyContractOutput, error) {
+	return s.agencyContract(s.Compliance.CertifyContract(ctx, actorOf(ctx), in.ID))
+}
+
+type revokeContractInput struct {
+	ID   string `path:"id" doc:"agency contract id"`
+	Body struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"1000"`
+	}
+}
+
+func (s *Server) revokeContract(ctx context.Context, in *revokeContractInput) (*agencyContractOutput, error) {
+	return s.agencyContract(s.Compliance.RevokeContract(ctx, actorOf(ctx), in.ID, in.Body.Reason))
+}
+
+type contractsOutput struct {
+	Body struct {
+		Items []compliance.AgencyContract `json:"items"`
+	}
+}
+
+func (s *Server) participantContracts(ctx context.Context, in *participantPath) (*contractsOutput, error) {
+	cs, err := s.Compliance.Contracts(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &contractsOutput{}
+	out.Body.Items = cs
+	return out, nil
+}
+
+func (s *Server) productAssessment(ctx context.Context, in *productPath) (*assessmentOutput, error) {
+	a, err := s.Compliance.LatestAssessment(ctx, actorOf(ctx), s.Catalog, in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &assessmentOutput{Body: a}, nil
+}

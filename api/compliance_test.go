@@ -128,3 +128,21 @@ func TestRulePackUpload(t *testing.T) {
 		}
 	})
 }
+
+func TestAgencyContractEndpoints(t *testing.T) {
+	each(t, func(t *testing.T, x *exchange) {
+		id, key := x.createWithKey(with(tencent, "roles", []string{"agent"}))
+		wantProblem(t, x.do("POST", "/api/v1/agency-contracts", key, map[string]any{"supplier_id": "prt_x", "agent_id": id,
+			"categories": []string{"energy"}, "valid_from": "2027-01-01", "valid_until": "2026-01-01"}), http.StatusBadRequest, "valid_until")
+		wantProblem(t, x.do("POST", "/api/v1/agency-contracts", key, map[string]any{"supplier_id": "prt_x", "agent_id": id,
+			"categories": []string{"energy"}, "valid_from": "2026-01-01", "valid_until": "2027-01-01"}), http.StatusBadRequest, "supplier_id")
+		if x.count("agency_contracts") != 0 {
+			t.Fatal("a refused contract was stored")
+		}
+		wantProblem(t, x.do("GET", "/api/v1/agency-contracts/agc_nosuch", key, nil), http.StatusNotFound, "")
+		wantProblem(t, x.do("POST", "/api/v1/agency-contracts/agc_nosuch/certify", key, nil), http.StatusForbidden, "")
+		if l := x.do("GET", "/api/v1/participants/"+id+"/agency-contracts", key, nil).json(t)["items"].([]any); len(l) != 0 {
+			t.Fatalf("contracts: %v", l)
+		}
+	})
+}

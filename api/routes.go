@@ -82,6 +82,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "expiry-queue", "/api/v1/compliance/expiry-queue", "Approvals lapsing within 60 working days and standard contracts filed late (operator and regulators)", "compliance", s.expiryQueue)
 	get(s, "pi-counters", "/api/v1/participants/{id}/pi-counters", "An exporter's PI subjects exported this year (R14)", "compliance", s.piCounters)
 
+	register(s, http.MethodPost, "propose-agency-contract", "/api/v1/agency-contracts", "Propose an agency contract between a foreign supplier and a domestic agent (R22): its canonical JSON is what both sign", "compliance", s.proposeContract, created)
+	get(s, "get-agency-contract", "/api/v1/agency-contracts/{id}", "An agency contract with its signatures and certificate (its parties, the operator and regulators)", "compliance", s.getContract)
+	register(s, http.MethodPost, "sign-agency-contract", "/api/v1/agency-contracts/{id}/signatures", "Sign the contract's canonical JSON with a registered Ed25519 key (its supplier and agent)", "compliance", s.signContract)
+	register(s, http.MethodPost, "certify-agency-contract", "/api/v1/agency-contracts/{id}/certify", "Certify a contract both parties signed: the exchange's signature, filed (operator)", "compliance", s.certifyContract)
+	register(s, http.MethodPost, "revoke-agency-contract", "/api/v1/agency-contracts/{id}/revoke", "End a contract (a party or the operator)", "compliance", s.revokeContract)
+	get(s, "participant-agency-contracts", "/api/v1/participants/{id}/agency-contracts", "A participant's agency contracts", "compliance", s.participantContracts)
+	get(s, "product-assessment", "/api/v1/products/{id}/assessment", "The product's last filed listing assessment (its parties, the operator and regulators)", "compliance", s.productAssessment)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)

@@ -52,6 +52,7 @@ func setup(t *testing.T, engine store.Engine) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, db: db, blobs: blobs, reg: reg, cat: catalog.New(db, reg, blobs, nil)}
+	reg.OnSuspension(w.cat.SuspensionCascade)
 	w.operator, _ = reg.Authenticate(ctx, token)
 	member := func(n registry.NewParticipant, verify bool) (registry.Participant, dataport.Actor) {
 		p, err := reg.CreateParticipant(ctx, w.operator, n)

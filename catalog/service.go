@@ -24,12 +24,31 @@ type Participants interface {
 	Participant(tx *store.Tx, id string) (registry.Participant, error)
 }
 
-// AgencyCheck decides whether agent may act for a foreign supplier's product (R22).
-// The default asks for a domestic agent that is whitelisted, KYC-verified and
-// active; the compliance capability adds the exchange-certified agency contract.
-type AgencyCheck func(tx *store.Tx, now time.Time, agent, supplier registry.Participant) error
+// Rules is what the catalog asks of the compliance engine.
+type Rules interface {
+	// AgencyCheck decides whether agent may act for a foreign supplier's product (R22):
+	// p is nil when the product is being created, and is checked at submission and
+	// listing.
+	AgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Participant, p *Product) error
+	// ListingCheck assesses a product at submission and at listing (R1, R19–R22) and
+	// files the assessment with the step; an error refuses the step.
+	ListingCheck(tx *store.Tx, actor dataport.Actor, p *Product) error
+}
 
-// DefaultAgencyCheck is R22 without the agency contract.
+// BasicRules are the catalog's own checks, for a catalog without a compliance
+// engine: R22 without the agency contract, and no listing assessment.
+type BasicRules struct{}
+
+// AgencyCheck implements Rules with DefaultAgencyCheck.
+func (BasicRules) AgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Participant, _ *Product) error {
+	return DefaultAgencyCheck(tx, now, agent, supplier)
+}
+
+// ListingCheck implements Rules: nothing beyond the catalog's own R20 checks.
+func (BasicRules) ListingCheck(*store.Tx, dataport.Actor, *Product) error { return nil }
+
+// DefaultAgencyCheck is R22 without the agency contract: a domestic agent that is
+// whitelisted, KYC-verified and active.
 func DefaultAgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Participant) error {
 	const op = "catalog.AgencyCheck"
 	switch {
@@ -45,20 +64,20 @@ func DefaultAgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Pa
 
 // Service is the catalog.
 type Service struct {
-	db     *store.DB
-	reg    Participants
-	blobs  blob.Store
-	agency AgencyCheck
-	live   *liveIndex
+	db    *store.DB
+	reg   Participants
+	blobs blob.Store
+	rules Rules
+	live  *liveIndex
 }
 
-// New returns the catalog over db, keeping attachments in blobs; a nil agency check
-// is DefaultAgencyCheck.
-func New(db *store.DB, reg Participants, blobs blob.Store, agency AgencyCheck) *Service {
-	if agency == nil {
-		agency = DefaultAgencyCheck
+// New returns the catalog over db, keeping attachments in blobs and asking rules
+// (nil: BasicRules) what compliance requires.
+func New(db *store.DB, reg Participants, blobs blob.Store, rules Rules) *Service {
+	if rules == nil {
+		rules = BasicRules{}
 	}
-	return &Service{db: db, reg: reg, blobs: blobs, agency: agency, live: &liveIndex{}}
+	return &Service{db: db, reg: reg, blobs: blobs, rules: rules, live: &liveIndex{}}
 }
 
 // NewProduct starts a product as a draft.
@@ -99,7 +118,7 @@ func (s *Service) Create(ctx context.Context, actor dataport.Actor, n NewProduct
 			if !actor.Has(dataport.RoleAgent) {
 				return dataport.Errorf(op, dataport.KindForbidden, "R22: a foreign supplier's products are created by the domestic agent acting for it")
 			}
-			if err := s.agency(tx, tx.Now(), agent, supplier); err != nil {
+			if err := s.rules.AgencyCheck(tx, tx.Now(), agent, supplier, nil); err != nil {
 				return dataport.Wrap(op, err)
 			}
 			agentID = agent.ID
@@ -186,6 +205,9 @@ func (s *Service) Submit(ctx context.Context, actor dataport.Actor, id string) (
 		if err := s.checkParties(tx, op, p); err != nil {
 			return "", nil, err
 		}
+		if err := s.rules.ListingCheck(tx, actor, p); err != nil {
+			return "", nil, err
+		}
 		p.setReviewState(Submitted)
 		return "product.submitted", nil, nil
 	})
@@ -252,6 +274,9 @@ func (s *Service) Approve(ctx context.Context, actor dataport.Actor, id string) 
 		if err := s.checkParties(tx, op, p); err != nil {
 			return "", nil, err
 		}
+		if err := s.rules.ListingCheck(tx, actor, p); err != nil {
+			return "", nil, err
+		}
 		first := p.RegistrationNumber == ""
 		if first {
 			n, err := nextRegistration(tx, tx.Now())
@@ -306,6 +331,9 @@ func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id string) (
 	return s.change(ctx, op, actor, id, byOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
 		if p.Status != Suspended {
 			return "", nil, conflict(op, p, "only a suspended product is resumed")
+		}
+		if by, ok := strings.CutPrefix(p.Suspension.By, cascadePrefix); ok && registry.CheckActive(tx, by) != nil {
+			return "", nil, conflict(op, p, "it is held by the suspension of participant "+by+": resume the participant")
 		}
 		p.Status, p.Suspension = Listed, nil
 		p.UpdatedAt = tx.Now()
@@ -370,7 +398,7 @@ func (s *Service) checkParties(tx *store.Tx, op string, p *Product) error {
 	if err != nil {
 		return err
 	}
-	return dataport.Wrap(op, s.agency(tx, tx.Now(), agent, supplier))
+	return dataport.Wrap(op, s.rules.AgencyCheck(tx, tx.Now(), agent, supplier, p))
 }
 
 type who int
@@ -407,28 +435,36 @@ func (s *Service) change(ctx context.Context, op string, actor dataport.Actor, i
 		if err != nil {
 			return dataport.Wrap(op, err)
 		}
-		p.UpdatedAt, p.Version = tx.Now(), p.Version+1
-		reasons, _ := json.Marshal(p.ReviewReasons)
-		if p.ReviewReasons == nil {
-			reasons = []byte("[]")
-		}
-		var sr, sb, sa, cs string
-		if p.Suspension != nil {
-			sr, sb, sa = p.Suspension.Reason, p.Suspension.By, store.FormatTime(p.Suspension.At)
-		}
-		if p.Change != nil {
-			cs = string(p.Change.Status)
-		}
-		if _, err := tx.Exec(`UPDATE products SET status = $2, latest_revision = $3, listed_revision = $4,
-			registration_number = $5, registered_at = $6, review_reasons = $7, suspended_reason = $8,
-			suspended_by = $9, suspended_at = $10, updated_at = $11, version = $12, change_status = $13 WHERE id = $1`,
-			p.ID, string(p.Status), p.LatestRevision, p.ListedRevision, nullable(p.RegistrationNumber),
-			store.FormatTime(p.RegisteredAt), string(reasons), sr, sb, sa, store.FormatTime(p.UpdatedAt), p.Version, cs); err != nil {
-			return dataport.Internal(op, err)
+		if err := s.store(tx, op, &p); err != nil {
+			return err
 		}
 		return file(tx, actor, event, p, extra)
 	})
 	return p, err
+}
+
+// store writes a product's workflow state, a new version of it.
+func (s *Service) store(tx *store.Tx, op string, p *Product) error {
+	p.UpdatedAt, p.Version = tx.Now(), p.Version+1
+	reasons, _ := json.Marshal(p.ReviewReasons)
+	if p.ReviewReasons == nil {
+		reasons = []byte("[]")
+	}
+	var sr, sb, sa, cs string
+	if p.Suspension != nil {
+		sr, sb, sa = p.Suspension.Reason, p.Suspension.By, store.FormatTime(p.Suspension.At)
+	}
+	if p.Change != nil {
+		cs = string(p.Change.Status)
+	}
+	if _, err := tx.Exec(`UPDATE products SET status = $2, latest_revision = $3, listed_revision = $4,
+		registration_number = $5, registered_at = $6, review_reasons = $7, suspended_reason = $8,
+		suspended_by = $9, suspended_at = $10, updated_at = $11, version = $12, change_status = $13 WHERE id = $1`,
+		p.ID, string(p.Status), p.LatestRevision, p.ListedRevision, nullable(p.RegistrationNumber),
+		store.FormatTime(p.RegisteredAt), string(reasons), sr, sb, sa, store.FormatTime(p.UpdatedAt), p.Version, cs); err != nil {
+		return dataport.Internal(op, err)
+	}
+	return nil
 }
 
 // file files a catalog event. The filing names the product, its supplier and agent,

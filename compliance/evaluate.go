@@ -90,7 +90,7 @@ func (r *Result) RequirementIDs() []string {
 // activation resolves the facts' names without building a map per assessment.
 type activation struct {
 	f        *Facts
-	pack     map[string]any
+	pack     any // the pack's data, adapted to CEL once per pack
 	today    types.Timestamp
 	approval *ApprovalFacts
 	derived  map[string]any
@@ -163,7 +163,7 @@ func (p *Pack) Evaluate(f *Facts, approvals []Approval, today time.Time) (*Resul
 	if f.Context == "" {
 		f.Context = "what_if"
 	}
-	act := &activation{f: f, pack: p.data, today: types.Timestamp{Time: day(today)}, derived: map[string]any{}}
+	act := &activation{f: f, pack: p.packVal, today: types.Timestamp{Time: day(today)}, derived: map[string]any{}}
 	res := &Result{PackVersion: p.Version, Fired: []Fired{}, Requirements: []RequirementResult{}}
 	fire := func(r *rule, effect, approval string) {
 		res.Fired = append(res.Fired, Fired{Rule: r.ID, Effect: effect, Reason: r.Reason, Source: r.Source, Approval: approval})

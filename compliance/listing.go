@@ -2,6 +2,10 @@ package compliance
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -121,9 +125,83 @@ func (s *Service) Assess(ctx context.Context, actor dataport.Actor, products Pro
 	return a, err
 }
 
-// contractCovers reports whether agent holds a certified agency contract for the
-// supplier, in force now, covering the product (R22). Agency contracts arrive with
-// their own capability; until one is certified, none covers anything.
-func contractCovers(tx *store.Tx, agent, supplier string, p *catalog.Product, now time.Time) (bool, error) {
-	return false, nil
+// AgencyCheck implements catalog.Rules (R22): the agent is eligible (domestic,
+// whitelisted, KYC-verified, active), and — once the product exists — holds a
+// certified agency contract in force that covers it.
+func (s *Service) AgencyCheck(tx *store.Tx, now time.Time, agent, supplier registry.Participant, p *catalog.Product) error {
+	const op = "compliance.AgencyCheck"
+	if err := catalog.DefaultAgencyCheck(tx, now, agent, supplier); err != nil {
+		return err
+	}
+	if p == nil {
+		return nil
+	}
+	ok, err := contractCovers(tx, agent.ID, supplier.ID, p, now)
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	if !ok {
+		return dataport.Errorf(op, dataport.KindForbidden,
+			"R22: %s holds no certified agency contract in force with %s that covers product %s (category %s)", agent.ID, supplier.ID, p.ID, p.Details.Category)
+	}
+	return nil
 }
+
+// ListingCheck implements catalog.Rules: the product is assessed for listing with the
+// active pack, the assessment filed with the step, and anything but allow refuses it
+// with the reasons.
+func (s *Service) ListingCheck(tx *store.Tx, actor dataport.Actor, p *catalog.Product) error {
+	const op = "compliance.ListingCheck"
+	f, err := s.productFacts(tx, p, "", "", "", tx.Now())
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	a, err := s.File(tx, actor, p.ID, f)
+	if err != nil {
+		return err
+	}
+	if a.Outcome == "allow" {
+		return nil
+	}
+	why := strings.Join(a.Reasons.En, "; ")
+	for _, r := range a.Requirements {
+		if !r.Satisfied {
+			why += "; unmet: " + r.Name.En
+		}
+	}
+	return dataport.Errorf(op, dataport.KindForbidden, "the listing assessment is %s (pack %s): %s", a.Outcome, a.PackVersion, why)
+}
+
+// LatestAssessment returns the last assessment filed for a product or deal: what the
+// operator's review shows. Whoever may read the subject's filings (its parties, the
+// operator, regulators) may read it.
+func (s *Service) LatestAssessment(ctx context.Context, actor dataport.Actor, products Products, subjectID string) (Assessment, error) {
+	const op = "compliance.LatestAssessment"
+	p, err := products.Get(ctx, actor, subjectID)
+	if err != nil {
+		return Assessment{}, err
+	}
+	if actor.ParticipantID != p.SupplierID && actor.ParticipantID != p.AgentID && !actor.Has(dataport.RoleOperator, dataport.RoleRegulator) {
+		return Assessment{}, dataport.Errorf(op, dataport.KindNotFound, "no assessment of %s for you", subjectID)
+	}
+	var a Assessment
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		var facts, result, created string
+		err := tx.QueryRow(`SELECT id, facts, facts_sha256, result, created_at FROM assessments WHERE subject_id = $1 ORDER BY id DESC LIMIT 1`,
+			subjectID).Scan(&a.ID, &facts, &a.FactsSHA256, &result, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return dataport.Errorf(op, dataport.KindNotFound, "%s has not been assessed", subjectID)
+		}
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		json.Unmarshal([]byte(facts), &a.Facts)
+		json.Unmarshal([]byte(result), &a.Result)
+		a.CreatedAt, _ = store.ParseTime(created)
+		a.AssessedOn = Today(a.CreatedAt).Format(time.DateOnly)
+		return nil
+	})
+	return a, err
+}
+
+var _ catalog.Rules = (*Service)(nil)

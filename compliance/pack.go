@@ -60,6 +60,7 @@ type Pack struct {
 	Source      []byte
 
 	data         map[string]any
+	packVal      any // data as a CEL value
 	holidays     map[string]bool
 	requirements map[string]*requirement
 	reqOrder     []string
@@ -197,6 +198,7 @@ func compile(src []byte, withTests bool) (*Pack, error) {
 		return nil, &PackError{Msg: "CEL environment: " + err.Error()}
 	}
 	p.env = env
+	p.packVal = env.CELTypeAdapter().NativeToValue(p.data)
 	if err := p.compileRequirements(field(doc, "requirements")); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package compliance_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +86,28 @@ func BenchmarkAssess(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkAssessLatency reports the latency distribution of one assessment at a
+// time: p50 and p99 in microseconds.
+func BenchmarkAssessLatency(b *testing.B) {
+	p, err := compliance.Compile(compliance.DefaultPackSource)
+	if err != nil {
+		b.Fatal(err)
+	}
+	approvals := []compliance.Approval{{Kind: "pi_certification", Reference: "CERT-1", ExporterID: "exp", IssuedOn: "2025-01-10"}}
+	today := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		f := compliance.Facts{Direction: "export", Exporter: compliance.ExporterFacts{ID: "exp"},
+			Data: compliance.DataFacts{Grade: "general", Sublevel: 2, PISubjects: 150000}, Purpose: "other"}
+		start := time.Now()
+		if _, err := p.Evaluate(&f, approvals, today); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1000, "p99-µs")
 }

@@ -25,8 +25,9 @@ type Participants interface {
 
 // Service is the compliance engine: rule packs, approvals, counters, assessments.
 type Service struct {
-	db  *store.DB
-	reg Participants
+	db     *store.DB
+	reg    Participants
+	signer Signer // the exchange's key: certifies agency contracts
 
 	mu     sync.Mutex
 	active *Pack // the compiled active pack, by version and hash
@@ -38,10 +39,11 @@ var china = time.FixedZone("CST", 8*3600)
 // Today is the date in China of t.
 func Today(t time.Time) time.Time { return day(t.In(china)) }
 
-// New returns the engine over db. At the first start on a database it installs and
-// activates the embedded default pack (filed), so an assessment always has a pack.
-func New(ctx context.Context, db *store.DB, reg Participants) (*Service, error) {
-	s := &Service{db: db, reg: reg}
+// New returns the engine over db, certifying with signer. At the first start on a
+// database it installs and activates the embedded default pack (filed), so an
+// assessment always has a pack.
+func New(ctx context.Context, db *store.DB, reg Participants, signer Signer) (*Service, error) {
+	s := &Service{db: db, reg: reg, signer: signer}
 	var n int
 	if err := db.Read(ctx, func(tx *store.Tx) error {
 		return tx.QueryRow(`SELECT COUNT(*) FROM rule_packs`).Scan(&n)

@@ -2,11 +2,16 @@ package demo
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/registry"
 )
 
@@ -45,8 +50,9 @@ var regions = [][3]string{ // Chinese, English, origin
 var cadences = [][3]string{{"日度", "daily", "daily"}, {"月度", "monthly", "monthly"}}
 
 // SeedCatalog lists the demo catalogue once: when the catalogue already has products
-// it does nothing.
-func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error) {
+// it does nothing. The foreign suppliers' products come in through the agent under
+// certified agency contracts (R22), signed with keys made here.
+func SeedCatalog(ctx context.Context, reg *registry.Service, rules *compliance.Service, cat *catalog.Service, w World, now time.Time) (int, error) {
 	if res, err := cat.Search(ctx, dataport.System, catalog.SearchQuery{Limit: 1}); err != nil || res.Total > 0 {
 		return 0, err
 	}
@@ -59,6 +65,20 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 	foreign := []registry.Participant{byName["Nordhav Energy Data AS"], byName["Altmark Signals Ltd"]}
 	agent := byName["Shanghai Pujiang International Data Services Co., Ltd."]
 	operator := dataport.Actor{ParticipantID: w.Operator.ID, Roles: []dataport.Role{dataport.RoleOperator}}
+	if agent.ID != "" {
+		var categories []string
+		for _, th := range themes {
+			categories = append(categories, th.category)
+		}
+		for _, f := range foreign {
+			if f.ID == "" {
+				continue
+			}
+			if err := certifyAgency(ctx, reg, rules, operator, f, agent, categories, now); err != nil {
+				return 0, fmt.Errorf("demo agency contract: %w", err)
+			}
+		}
+	}
 	// A few open demands first, so that listings below match them and notify.
 	for _, dm := range []struct {
 		buyer string
@@ -144,6 +164,47 @@ func SeedCatalog(ctx context.Context, cat *catalog.Service, w World) (int, error
 		}
 	}
 	return n, nil
+}
+
+// certifyAgency makes signing keys for the foreign supplier and the agent, has them
+// sign an agency contract over every demo category, and certifies it.
+func certifyAgency(ctx context.Context, reg *registry.Service, rules *compliance.Service, operator dataport.Actor,
+	supplier, agent registry.Participant, categories []string, now time.Time) error {
+	keys := map[string]ed25519.PrivateKey{}
+	ids := map[string]string{}
+	for _, p := range []registry.Participant{supplier, agent} {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		k, err := reg.AddSigningKey(ctx, operator, p.ID, registry.NewSigningKey{Name: "demo contract key", PublicKey: base64.StdEncoding.EncodeToString(pub)})
+		if err != nil {
+			return err
+		}
+		keys[p.ID], ids[p.ID] = priv, k.ID
+	}
+	as := func(p registry.Participant, role dataport.Role) dataport.Actor {
+		return dataport.Actor{ParticipantID: p.ID, Roles: []dataport.Role{role}}
+	}
+	today := now.UTC()
+	c, err := rules.ProposeContract(ctx, as(agent, dataport.RoleAgent), compliance.NewAgencyContract{SupplierID: supplier.ID, AgentID: agent.ID,
+		Categories: categories, ValidFrom: today.AddDate(0, 0, -1).Format(time.DateOnly), ValidUntil: today.AddDate(2, 0, 0).Format(time.DateOnly),
+		Terms: "The agent lists, markets and delivers the supplier's data products in China under the exchange's rules. (demo)"})
+	if err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		who  registry.Participant
+		role dataport.Role
+	}{{supplier, dataport.RoleSupplier}, {agent, dataport.RoleAgent}} {
+		sig := ed25519.Sign(keys[p.who.ID], []byte(c.Document))
+		if _, err := rules.SignContract(ctx, as(p.who, p.role), c.ID, compliance.ContractSignature{KeyID: ids[p.who.ID],
+			Signature: base64.StdEncoding.EncodeToString(sig)}); err != nil {
+			return err
+		}
+	}
+	_, err = rules.CertifyContract(ctx, operator, c.ID)
+	return err
 }
 
 // assessmentReport writes the third-party compliance assessment (R20) a demo product

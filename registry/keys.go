@@ -503,3 +503,29 @@ func (s *Service) Operator(ctx context.Context) (string, error) {
 	})
 	return id, err
 }
+
+// VerifySignature checks that sig is participantID's Ed25519 signature over msg,
+// made with its registered key keyID, which is not revoked. The error says which of
+// these does not hold (KindInvalid).
+func VerifySignature(tx *store.Tx, participantID, keyID string, msg, sig []byte) error {
+	const op = "registry.VerifySignature"
+	k, err := scanSigningKey(tx.QueryRow(selectSigningKey+` WHERE id = $1`, keyID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return dataport.Invalid(op, dataport.FieldProblem{Field: "key_id", Message: "no registered signing key " + keyID})
+	case err != nil:
+		return dataport.Internal(op, err)
+	case k.ParticipantID != participantID:
+		return dataport.Invalid(op, dataport.FieldProblem{Field: "key_id", Message: "the key is not the signer's"})
+	case !k.RevokedAt.IsZero():
+		return dataport.Invalid(op, dataport.FieldProblem{Field: "key_id", Message: "the key was revoked on " + k.RevokedAt.Format(time.DateOnly)})
+	}
+	pub, err := base64.StdEncoding.DecodeString(k.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return dataport.Internal(op, errors.New("stored key "+keyID+" is not an Ed25519 key"))
+	}
+	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(ed25519.PublicKey(pub), msg, sig) {
+		return dataport.Invalid(op, dataport.FieldProblem{Field: "signature", Message: "the signature does not verify over the document with that key"})
+	}
+	return nil
+}

@@ -18,7 +18,8 @@ import (
 
 // Service is the participant registry.
 type Service struct {
-	db *store.DB
+	db       *store.DB
+	cascades []Cascade
 }
 
 // New returns the registry over db.
@@ -468,10 +469,32 @@ func (s *Service) Suspend(ctx context.Context, actor dataport.Actor, id, reason 
 		}
 		p.Status = Suspended
 		p.Suspension = &Suspension{Reason: reason, By: actor.ParticipantID, At: tx.Now()}
-		_, err := tx.Exec(`UPDATE participants SET status = 'suspended', suspended_reason = $2, suspended_by = $3, suspended_at = $4 WHERE id = $1`,
-			p.ID, reason, actor.ParticipantID, store.FormatTime(tx.Now()))
-		return ledger.Change{Type: "participant.suspended", Payload: map[string]any{"reason": reason}}, err
+		if _, err := tx.Exec(`UPDATE participants SET status = 'suspended', suspended_reason = $2, suspended_by = $3, suspended_at = $4 WHERE id = $1`,
+			p.ID, reason, actor.ParticipantID, store.FormatTime(tx.Now())); err != nil {
+			return ledger.Change{}, err
+		}
+		if err := s.cascade(tx, actor, p.ID, true, reason); err != nil {
+			return ledger.Change{}, err
+		}
+		return ledger.Change{Type: "participant.suspended", Payload: map[string]any{"reason": reason}}, nil
 	})
+}
+
+// Cascade carries a suspension (叫停) of a participant to what other capabilities hold
+// for it — its listings, open deals, entitlements — in the suspension's transaction,
+// filing what it changes; on resume it restores exactly what the suspension paused.
+type Cascade func(tx *store.Tx, actor dataport.Actor, participantID string, suspended bool, reason string) error
+
+// OnSuspension adds a cascade. Register every cascade before serving.
+func (s *Service) OnSuspension(c Cascade) { s.cascades = append(s.cascades, c) }
+
+func (s *Service) cascade(tx *store.Tx, actor dataport.Actor, id string, suspended bool, reason string) error {
+	for _, c := range s.cascades {
+		if err := c(tx, actor, id, suspended, reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Resume lifts a suspension. Operator only.
@@ -483,8 +506,13 @@ func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id, note str
 		}
 		was := *p.Suspension
 		p.Status, p.Suspension = Active, nil
-		_, err := tx.Exec(`UPDATE participants SET status = 'active', suspended_reason = '', suspended_by = '', suspended_at = '' WHERE id = $1`, p.ID)
-		return ledger.Change{Type: "participant.resumed", Payload: map[string]any{"note": strings.TrimSpace(note), "suspension": was}}, err
+		if _, err := tx.Exec(`UPDATE participants SET status = 'active', suspended_reason = '', suspended_by = '', suspended_at = '' WHERE id = $1`, p.ID); err != nil {
+			return ledger.Change{}, err
+		}
+		if err := s.cascade(tx, actor, p.ID, false, ""); err != nil {
+			return ledger.Change{}, err
+		}
+		return ledger.Change{Type: "participant.resumed", Payload: map[string]any{"note": strings.TrimSpace(note), "suspension": was}}, nil
 	})
 }
 

@@ -269,12 +269,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return fmt.Errorf("open the blob store: %w", err)
 	}
-	cat := catalog.New(db, reg, blobs, nil)
-	engine, err := compliance.New(ctx, db, reg)
+	engine, err := compliance.New(ctx, db, reg, ledgerLog)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("compliance engine: %w", err)
 	}
+	cat := catalog.New(db, reg, blobs, engine)
+	reg.OnSuspension(cat.SuspensionCascade)
 	secret, err := c.loadWebhookSecret(log)
 	if err != nil {
 		ln.Close()
@@ -293,7 +294,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}()
 	defer func() { stopDelivering(); <-delivered }()
 	if withDemo {
-		if err := printDemo(ctx, reg, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
+		if err := printDemo(ctx, reg, engine, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -331,12 +332,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // printDemo seeds the demo world and prints where it is and a fresh key per role.
-func printDemo(ctx context.Context, reg *registry.Service, cat *catalog.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
+func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Service, cat *catalog.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
 	world, err := demo.Seed(ctx, reg, clock.Now())
 	if err != nil {
 		return fmt.Errorf("seed the demo world: %w", err)
 	}
-	if _, err := demo.SeedCatalog(ctx, cat, world); err != nil {
+	if _, err := demo.SeedCatalog(ctx, reg, rules, cat, world, clock.Now()); err != nil {
 		return fmt.Errorf("seed the demo catalogue: %w", err)
 	}
 	fmt.Fprintf(w, "dataport demo is running.\n\n  URL:       %s/\n  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/healthz\n\n", url, url, url, url)
