@@ -91,7 +91,7 @@ func TestRulePackUpload(t *testing.T) {
 		active := packs[0].(map[string]any)["version"].(string)
 		src := string(compliance.DefaultPackSource)
 		broken := strings.Replace(strings.Replace(src, `version: "2026.11.1"`, `version: "2026.12.1"`, 1),
-			`when: direction == "export" && recipient.restricted`, `when: direction == "export" && recipient.restricted)`, 1)
+			`recipient.id in pack.restricted_recipients)`, `recipient.id in pack.restricted_recipients))`, 1)
 		up := func(key, body string) response {
 			return x.upload("POST", "/api/v1/compliance/packs", key, "application/yaml", []byte(body))
 		}

@@ -164,6 +164,19 @@ func TestAgencyContract(t *testing.T) {
 		wrongKey.KeyID = x.keyIDs[x.agent.ParticipantID]
 		_, err = x.rules.SignContract(ctx, x.supplier, c.ID, wrongKey)
 		kind(t, err, dataport.KindInvalid, "not the signer's")
+		// A revoked key signs nothing.
+		_, spare, _ := ed25519.GenerateKey(rand.Reader)
+		sk, err := x.reg.AddSigningKey(ctx, x.operator, x.supplier.ParticipantID, registry.NewSigningKey{Name: "old",
+			PublicKey: base64.StdEncoding.EncodeToString(spare.Public().(ed25519.PublicKey))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.reg.RevokeSigningKey(ctx, x.operator, x.supplier.ParticipantID, sk.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = x.rules.SignContract(ctx, x.supplier, c.ID, compliance.ContractSignature{KeyID: sk.ID,
+			Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(spare, []byte(c.Document)))})
+		kind(t, err, dataport.KindInvalid, "revoked")
 		// Not certified before both have signed.
 		if _, err := x.rules.SignContract(ctx, x.supplier, c.ID, x.sign(x.supplier, c.Document)); err != nil {
 			t.Fatal(err)

@@ -25,13 +25,13 @@ func TestBadPacksAreRefused(t *testing.T) {
 		name, from, to string
 		want           []string
 	}{
-		{"CEL syntax error", `when: direction == "export" && recipient.restricted`, `when: direction == "export" && && recipient.restricted`,
+		{"CEL syntax error", `(recipient.restricted || recipient.id`, `(recipient.restricted || || recipient.id`,
 			[]string{"rule R15", "line", "Syntax error"}},
-		{"unknown fact field", `when: direction == "export" && recipient.restricted`, `when: direction == "export" && recipient.sanctioned`,
+		{"unknown fact field", `(recipient.restricted || recipient.id`, `(recipient.sanctioned || recipient.id`,
 			[]string{"rule R15", "undefined field 'sanctioned'"}},
 		{"unknown rule key", "    source: \"PIPL art. 42\"\n", "    source: \"PIPL art. 42\"\n    severity: high\n",
 			[]string{"rule R15", "unknown field \"severity\""}},
-		{"condition that is not a bool", `when: direction == "export" && recipient.restricted`, `when: direction`,
+		{"condition that is not a bool", `direction == "export" && (recipient.restricted || recipient.id in pack.restricted_recipients)`, `direction`,
 			[]string{"rule R15", "want bool"}},
 		{"exempting what is not exemptible", "    exempts: [R4, R5, R6]\n    reason: {en: \"Data from trade", "    exempts: [R4, R5, R6, R13]\n    reason: {en: \"Data from trade",
 			[]string{"rule R8", "R13 requires pi_protection, which no exemption removes"}},

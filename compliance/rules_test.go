@@ -250,3 +250,21 @@ func TestEveryRuleIsNeeded(t *testing.T) {
 		})
 	}
 }
+
+// The restricted list is pack data (R15): adding a recipient to it is a new pack
+// version, and that recipient's exports are denied from then on.
+func TestRestrictedListInPackData(t *testing.T) {
+	src := strings.Replace(string(compliance.DefaultPackSource), "restricted_recipients: []", "restricted_recipients: [rcv]", 1)
+	p, err := compliance.Compile([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ruleCase{facts: export(10, 0), approvals: evidence, outcome: "deny", fired: []string{"R15"}}
+	if err := run(p, c); err != nil {
+		t.Fatal(err)
+	}
+	other := with(export(10, 0), func(f *compliance.Facts) { f.Recipient.ID = "someone-else" })
+	if err := run(p, ruleCase{facts: other, approvals: evidence, outcome: "allow", notFired: []string{"R15"}}); err != nil {
+		t.Fatal(err)
+	}
+}
