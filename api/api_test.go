@@ -26,6 +26,7 @@ import (
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
+	"github.com/dataport/dataport/trade"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -79,6 +80,7 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	cat := catalog.New(db, reg, blobs, rules)
 	reg.OnSuspension(cat.SuspensionCascade)
 	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: rules,
+		Trade:   trade.New(db, rules, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500}),
 		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}

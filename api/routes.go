@@ -90,6 +90,20 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "participant-agency-contracts", "/api/v1/participants/{id}/agency-contracts", "A participant's agency contracts", "compliance", s.participantContracts)
 	get(s, "product-assessment", "/api/v1/products/{id}/assessment", "The product's last filed listing assessment (its parties, the operator and regulators)", "compliance", s.productAssessment)
 
+	// Trade: deals in the states of the Dataspace Protocol, and the money.
+	register(s, http.MethodPost, "request-deal", "/api/v1/deals", "Request a deal for a listed product (buyers): assessed at once; the price is held from the buyer's balance", "trade", s.requestDeal, created)
+	get(s, "get-deal", "/api/v1/deals/{id}", "A deal, with the moves allowed now (its parties, the operator and regulators)", "trade", s.getDeal)
+	register(s, http.MethodPost, "offer-deal", "/api/v1/deals/{id}/offer", "Offer or counter-offer (the provider: the supplier, or the agent for a foreign supplier)", "trade", s.offerDeal)
+	register(s, http.MethodPost, "counter-request-deal", "/api/v1/deals/{id}/request", "Answer an offer with another price (the buyer)", "trade", s.counterRequestDeal)
+	register(s, http.MethodPost, "accept-deal", "/api/v1/deals/{id}/accept", "Accept the offer (the buyer): its price is held", "trade", s.acceptDeal)
+	register(s, http.MethodPost, "agree-deal", "/api/v1/deals/{id}/agree", "Agree (the provider): assessed again; deny terminates and refunds, unmet requirements hold", "trade", s.agreeDeal)
+	register(s, http.MethodPost, "verify-deal", "/api/v1/deals/{id}/verify", "Verify the agreement (the buyer)", "trade", s.verifyDeal)
+	register(s, http.MethodPost, "finalize-deal", "/api/v1/deals/{id}/finalize", "Finalise the deal (the provider)", "trade", s.finalizeDeal)
+	register(s, http.MethodPost, "terminate-deal", "/api/v1/deals/{id}/terminate", "End a deal before it is finalised (either party): what is held is refunded", "trade", s.terminateDeal)
+	register(s, http.MethodPost, "confirm-delivery", "/api/v1/deals/{id}/confirm", "Confirm delivery (the buyer): escrow released to the supplier, the agent's commission and the exchange's fee", "trade", s.confirmDelivery)
+	register(s, http.MethodPost, "fund-balance", "/api/v1/participants/{id}/funding", "Record money a participant paid in (operator, from the bank statement; Idempotency-Key required)", "trade", s.fund)
+	get(s, "balances", "/api/v1/participants/{id}/balances", "A participant's balances, supplier receivables and commissions", "trade", s.balances)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)

@@ -22,6 +22,7 @@ import (
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/trade"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,6 +33,7 @@ type Deps struct {
 	Catalog    *catalog.Service
 	Notify     *notify.Service
 	Compliance *compliance.Service
+	Trade      *trade.Service
 	Filings    *ledger.Reader
 	Log        *ledger.Log
 	Logger     *slog.Logger

@@ -818,3 +818,22 @@ func (s *Service) Certificate(ctx context.Context, actor dataport.Actor, id stri
 	})
 	return out, err
 }
+
+// ListedProduct reads, in tx, a product as buyers see it: its listed revision, while
+// it is listed and its supplier and agent are active. Anything else is not found.
+// Trade uses it to take a product into a deal.
+func ListedProduct(tx *store.Tx, id string) (Product, error) {
+	const op = "catalog.ListedProduct"
+	p, err := get(tx, op, id, 0)
+	if err != nil {
+		return Product{}, err
+	}
+	if !visible(tx, &p) {
+		return Product{}, notFound(op, id)
+	}
+	if p, err = get(tx, op, id, p.ListedRevision); err != nil {
+		return Product{}, err
+	}
+	p.publicView()
+	return p, nil
+}

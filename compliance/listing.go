@@ -205,3 +205,15 @@ func (s *Service) LatestAssessment(ctx context.Context, actor dataport.Actor, pr
 }
 
 var _ catalog.Rules = (*Service)(nil)
+
+// AssessDeal assesses a deal in tx — the product's revision sold to buyerID for
+// purpose, delivered by mode — and files the assessment (context deal).
+func (s *Service) AssessDeal(tx *store.Tx, actor dataport.Actor, dealID string, p *catalog.Product, buyerID, purpose, mode string) (Assessment, error) {
+	const op = "compliance.AssessDeal"
+	f, err := s.productFacts(tx, p, buyerID, purpose, mode, tx.Now())
+	if err != nil {
+		return Assessment{}, dataport.Wrap(op, err)
+	}
+	f.Context = "deal"
+	return s.File(tx, actor, dealID, f)
+}

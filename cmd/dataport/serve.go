@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/trade"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -38,6 +40,7 @@ type config struct {
 	db         string
 	blobs      string
 	webhookKey string
+	fees       trade.Options
 	// webhooksPrivate lets webhooks be plain http and on private networks.
 	webhooksPrivate bool
 	logFormat       string
@@ -62,6 +65,8 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.blobs, "blobs", getenv("DATAPORT_BLOBS"), "blob store folder for attachments and data (DATAPORT_BLOBS; default: blobs in the data folder)")
 	fs.StringVar(&c.webhookKey, "webhook-key", getenv("DATAPORT_WEBHOOK_KEY_FILE"), "file holding the secret webhook signing keys derive from (DATAPORT_WEBHOOK_KEY_FILE; default: webhook.key in the data folder, created at first start; every replica needs the same)")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", getenv("DATAPORT_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks be plain http:// and inside private networks: for local testing only (DATAPORT_WEBHOOKS_ALLOW_PRIVATE=true)")
+	fs.Int64Var(&c.fees.FeeBasisPoints, "fee-bps", envInt(getenv, "DATAPORT_FEE_BPS", 100), "the exchange's fee on each deal, in basis points (DATAPORT_FEE_BPS)")
+	fs.Int64Var(&c.fees.CommissionBasisPoints, "agent-commission-bps", envInt(getenv, "DATAPORT_AGENT_COMMISSION_BPS", 500), "an agent's commission on a foreign supplier's deals, in basis points (DATAPORT_AGENT_COMMISSION_BPS)")
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
@@ -82,6 +87,13 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.operator.LegalName.Zh, "operator-name-zh", env("DATAPORT_OPERATOR_NAME_ZH", "数据交易所"), "the operator's Chinese legal name, used at first start")
 	fs.StringVar(&c.operator.LegalName.En, "operator-name-en", env("DATAPORT_OPERATOR_NAME_EN", "Data Exchange"), "the operator's English legal name, used at first start")
 	fs.StringVar(&c.operator.USCC, "operator-uscc", getenv("DATAPORT_OPERATOR_USCC"), "the operator's unified social credit code, used at first start")
+}
+
+func envInt(getenv func(string) string, name string, def int64) int64 {
+	if v, err := strconv.ParseInt(getenv(name), 10, 64); err == nil {
+		return v
+	}
+	return def
 }
 
 func (c *config) dsn() string {
@@ -302,7 +314,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
-			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
+			Trade: trade.New(db, engine, c.fees), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/trade"
+)
+
+type dealOutput struct {
+	Location string `header:"Location"`
+	Body     trade.Deal
+}
+
+func (s *Server) deal(d trade.Deal, err error) (*dealOutput, error) {
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &dealOutput{Body: d}, nil
+}
+
+type requestDealInput struct {
+	Body trade.NewDeal
+}
+
+func (s *Server) requestDeal(ctx context.Context, in *requestDealInput) (*dealOutput, error) {
+	out, err := s.deal(s.Trade.Request(ctx, actorOf(ctx), in.Body))
+	if out != nil {
+		out.Location = "/api/v1/deals/" + out.Body.ID
+	}
+	return out, err
+}
+
+type dealPath struct {
+	ID string `path:"id" doc:"deal id"`
+}
+
+func (s *Server) getDeal(ctx context.Context, in *dealPath) (*dealOutput, error) {
+	return s.deal(s.Trade.Get(ctx, actorOf(ctx), in.ID))
+}
+
+type priceInput struct {
+	ID   string `path:"id" doc:"deal id"`
+	Body struct {
+		Price int64 `json:"price,omitempty" minimum:"0" doc:"minor units; an offer without one keeps the price on the table"`
+	}
+}
+
+func (s *Server) offerDeal(ctx context.Context, in *priceInput) (*dealOutput, error) {
+	return s.deal(s.Trade.Offer(ctx, actorOf(ctx), in.ID, in.Body.Price))
+}
+
+func (s *Server) counterRequestDeal(ctx context.Context, in *priceInput) (*dealOutput, error) {
+	return s.deal(s.Trade.CounterRequest(ctx, actorOf(ctx), in.ID, in.Body.Price))
+}
+
+// moneyMove is a deal move that may move money: it takes an Idempotency-Key.
+type moneyMove struct {
+	ID  string `path:"id" doc:"deal id"`
+	Key string `header:"Idempotency-Key" maxLength:"200" doc:"a retry with the same key answers as the first request did"`
+}
+
+func (s *Server) acceptDeal(ctx context.Context, in *moneyMove) (*dealOutput, error) {
+	return s.deal(s.Trade.Accept(ctx, actorOf(ctx), in.ID, in.Key))
+}
+
+func (s *Server) agreeDeal(ctx context.Context, in *moneyMove) (*dealOutput, error) {
+	return s.deal(s.Trade.Agree(ctx, actorOf(ctx), in.ID, in.Key))
+}
+
+func (s *Server) verifyDeal(ctx context.Context, in *dealPath) (*dealOutput, error) {
+	return s.deal(s.Trade.Verify(ctx, actorOf(ctx), in.ID))
+}
+
+func (s *Server) finalizeDeal(ctx context.Context, in *dealPath) (*dealOutput, error) {
+	return s.deal(s.Trade.Finalize(ctx, actorOf(ctx), in.ID))
+}
+
+type terminateDealInput struct {
+	ID   string `path:"id" doc:"deal id"`
+	Key  string `header:"Idempotency-Key" maxLength:"200"`
+	Body struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"1000"`
+	}
+}
+
+func (s *Server) terminateDeal(ctx context.Context, in *terminateDealInput) (*dealOutput, error) {
+	return s.deal(s.Trade.Terminate(ctx, actorOf(ctx), in.ID, in.Body.Reason, in.Key))
+}
+
+func (s *Server) confirmDelivery(ctx context.Context, in *moneyMove) (*dealOutput, error) {
+	return s.deal(s.Trade.ConfirmDelivery(ctx, actorOf(ctx), in.ID, in.Key))
+}
+
+type fundInput struct {
+	ID   string `path:"id" doc:"participant id"`
+	Key  string `header:"Idempotency-Key" required:"true" maxLength:"200" doc:"e.g. the bank statement line: a retry records nothing new"`
+	Body struct {
+		Amount dataport.Money `json:"amount"`
+	}
+}
+
+type balanceOutput struct{ Body trade.Balance }
+
+func (s *Server) fund(ctx context.Context, in *fundInput) (*balanceOutput, error) {
+	b, err := s.Trade.Fund(ctx, actorOf(ctx), in.ID, in.Body.Amount, in.Key)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &balanceOutput{Body: b}, nil
+}
+
+type balancesOutput struct {
+	Body struct {
+		Items []trade.Balance `json:"items"`
+	}
+}
+
+func (s *Server) balances(ctx context.Context, in *participantPath) (*balancesOutput, error) {
+	bs, err := s.Trade.Balances(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &balancesOutput{}
+	out.Body.Items = bs
+	return out, nil
+}

@@ -1,0 +1,613 @@
+// Package trade runs deals: a buyer and a provider (the supplier, or the domestic
+// agent acting for a foreign one) negotiate in the states of the Eclipse Dataspace
+// Protocol 2025-1, the compliance engine assesses the deal at request and again at
+// agreement, and the exchange holds the buyer's money in escrow until delivery is
+// confirmed (released to the supplier, the agent's commission and the exchange's fee)
+// or the deal ends early (refunded). Every step is filed.
+//
+// The money is held when the buyer commits to a price — its request, a
+// counter-request, its acceptance of an offer — so that the price on the table is
+// always covered when the provider agrees, and a deal the rules deny at agreement
+// refunds the buyer at once.
+//
+//	REQUESTED ──offer──▶ OFFERED ──accept──▶ ACCEPTED ──agree──▶ AGREED ──verify──▶ VERIFIED ──finalize──▶ FINALIZED
+//	    │  ▲                │                                  ▲
+//	    │  └──counter-request┘                                  │
+//	    └───────────────────────────agree────────────────────────┘
+//	any state but FINALIZED ──terminate──▶ TERMINATED
+//
+// The consumer (buyer) requests, counter-requests, accepts and verifies; the
+// provider offers, agrees and finalises; either terminates (DSP 2025-1, "Contract
+// Negotiation", state machine). A move out of turn answers 409 naming the state and
+// the moves allowed in it.
+package trade
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/catalog"
+	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/store"
+)
+
+// States of a negotiation (DSP 2025-1).
+const (
+	Requested  = "REQUESTED"
+	Offered    = "OFFERED"
+	Accepted   = "ACCEPTED"
+	Agreed     = "AGREED"
+	Verified   = "VERIFIED"
+	Finalized  = "FINALIZED"
+	Terminated = "TERMINATED"
+)
+
+// moves are the protocol's transitions: from a state, a move, by a side, to a state.
+var moves = map[string][]move{
+	Requested: {{"offer", provider, Offered}, {"agree", provider, Agreed}, {"terminate", either, Terminated}},
+	Offered:   {{"request", consumer, Requested}, {"accept", consumer, Accepted}, {"terminate", either, Terminated}},
+	Accepted:  {{"agree", provider, Agreed}, {"terminate", either, Terminated}},
+	Agreed:    {{"verify", consumer, Verified}, {"terminate", either, Terminated}},
+	Verified:  {{"finalize", provider, Finalized}, {"terminate", either, Terminated}},
+}
+
+type side int
+
+const (
+	consumer side = iota
+	provider
+	either
+)
+
+type move struct {
+	name string
+	by   side
+	to   string
+}
+
+// Assessor is what trade needs of the compliance engine.
+type Assessor interface {
+	AssessDeal(tx *store.Tx, actor dataport.Actor, dealID string, p *catalog.Product, buyerID, purpose, mode string) (compliance.Assessment, error)
+}
+
+// Options set the exchange's cut.
+type Options struct {
+	FeeBasisPoints        int64 // the exchange's fee, of the price
+	CommissionBasisPoints int64 // the agent's commission, of the price, for a foreign supplier's deals
+}
+
+// Service runs deals.
+type Service struct {
+	db    *store.DB
+	rules Assessor
+	opts  Options
+}
+
+// New returns the trade service.
+func New(db *store.DB, rules Assessor, opts Options) *Service {
+	return &Service{db: db, rules: rules, opts: opts}
+}
+
+// Deal is a negotiation and its money.
+type Deal struct {
+	ID                 string                         `json:"id"`
+	ProductID          string                         `json:"product_id"`
+	Revision           int64                          `json:"revision" doc:"the product revision being bought"`
+	RegistrationNumber string                         `json:"registration_number"`
+	BuyerID            string                         `json:"buyer_id"`
+	SupplierID         string                         `json:"supplier_id"`
+	AgentID            string                         `json:"agent_id,omitempty"`
+	ProviderID         string                         `json:"provider_id" doc:"who negotiates for the supplier: its agent, or the supplier"`
+	State              string                         `json:"state" enum:"REQUESTED,OFFERED,ACCEPTED,AGREED,VERIFIED,FINALIZED,TERMINATED"`
+	Moves              []string                       `json:"moves" doc:"the moves allowed now"`
+	Plan               catalog.PricePlan              `json:"plan"`
+	Price              dataport.Money                 `json:"price" doc:"the price on the table; agreed from AGREED on"`
+	Scenario           string                         `json:"scenario"`
+	Purpose            string                         `json:"purpose"`
+	DeliveryMode       string                         `json:"delivery_mode"`
+	AssessmentID       string                         `json:"assessment_id"`
+	Outcome            string                         `json:"outcome" enum:"allow,require,deny"`
+	Unmet              []compliance.RequirementResult `json:"unmet_requirements,omitempty" doc:"what holds the deal before agreement"`
+	Held               dataport.Money                 `json:"held" doc:"in escrow now"`
+	Settled            string                         `json:"settled,omitempty" enum:"held,released,refunded"`
+	TerminatedBy       string                         `json:"terminated_by,omitempty"`
+	TerminationReason  string                         `json:"termination_reason,omitempty"`
+	CreatedAt          time.Time                      `json:"created_at"`
+	UpdatedAt          time.Time                      `json:"updated_at"`
+	Version            int64                          `json:"version"`
+}
+
+// NewDeal is a buyer's request.
+type NewDeal struct {
+	ProductID    string `json:"product_id"`
+	Plan         int    `json:"plan" minimum:"0" doc:"index of the product's price plan"`
+	Price        int64  `json:"price,omitempty" minimum:"0" doc:"a price other than the plan's, minor units: a counter-request"`
+	Scenario     string `json:"scenario" doc:"one of the product's declared scenarios (R20)"`
+	Purpose      string `json:"purpose" enum:"trade,transport,academic,manufacturing,marketing,contract_with_individual,hr,emergency,other"`
+	DeliveryMode string `json:"delivery_mode" enum:"file,api,privacy_computing,sandbox,model_output"`
+}
+
+var purposes = []string{"trade", "transport", "academic", "manufacturing", "marketing", "contract_with_individual", "hr", "emergency", "other"}
+
+// Request opens a deal for a listed product. The deal is assessed at once: a deny
+// terminates it with the reasons; unmet requirements hold it before agreement.
+func (s *Service) Request(ctx context.Context, actor dataport.Actor, n NewDeal) (Deal, error) {
+	const op = "trade.Request"
+	if actor.Anonymous() {
+		return Deal{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	if !actor.Has(dataport.RoleBuyer) {
+		return Deal{}, dataport.Errorf(op, dataport.KindForbidden, "deals are requested by buyers")
+	}
+	var d Deal
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := registry.MayAct(tx, op, actor); err != nil {
+			return err
+		}
+		p, err := catalog.ListedProduct(tx, n.ProductID)
+		if err != nil {
+			return dataport.Invalid(op, dataport.FieldProblem{Field: "product_id", Message: "no listed product " + n.ProductID})
+		}
+		var probs dataport.Problems
+		if n.Plan < 0 || n.Plan >= len(p.Details.PricePlans) {
+			probs.Add("plan", "the index of one of the product's %d price plans", len(p.Details.PricePlans))
+		}
+		if !slices.Contains(p.Details.Scenarios, n.Scenario) {
+			probs.Add("scenario", "one of the product's declared scenarios: %s", strings.Join(p.Details.Scenarios, "; "))
+		}
+		if !slices.Contains(purposes, n.Purpose) {
+			probs.Add("purpose", "one of %s", strings.Join(purposes, ", "))
+		}
+		if !slices.Contains(p.Details.DeliveryModes, n.DeliveryMode) {
+			probs.Add("delivery_mode", "one of the product's delivery modes: %s", strings.Join(p.Details.DeliveryModes, ", "))
+		}
+		if n.Price < 0 {
+			probs.Add("price", "not negative")
+		}
+		if err := probs.Err(op); err != nil {
+			return err
+		}
+		if actor.ParticipantID == p.SupplierID || actor.ParticipantID == p.AgentID {
+			return dataport.Errorf(op, dataport.KindForbidden, "a party does not buy its own product")
+		}
+		plan := p.Details.PricePlans[n.Plan]
+		price := plan.Price
+		if n.Price > 0 {
+			price.Amount = n.Price
+		}
+		now := tx.Now()
+		d = Deal{ID: dataport.NewID("deal"), ProductID: p.ID, Revision: p.ListedRevision, RegistrationNumber: p.RegistrationNumber,
+			BuyerID: actor.ParticipantID, SupplierID: p.SupplierID, AgentID: p.AgentID, ProviderID: p.SupplierID, State: Requested,
+			Plan: plan, Price: price, Scenario: n.Scenario, Purpose: n.Purpose, DeliveryMode: n.DeliveryMode,
+			Held: dataport.Money{Currency: price.Currency}, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if p.AgentID != "" {
+			d.ProviderID = p.AgentID
+		}
+		if err := insert(tx, &d); err != nil {
+			return dataport.Internal(op, err)
+		}
+		if err := holdTo(tx, actor, &d, price.Amount); err != nil {
+			return err
+		}
+		if err := fileDeal(tx, actor, "trade.requested", &d, map[string]any{"plan": plan}); err != nil {
+			return err
+		}
+		return s.assess(tx, actor, &d, &p)
+	})
+	d.Moves = allowed(d.State)
+	return d, err
+}
+
+// assess runs the compliance assessment; a deny terminates the deal (refunding
+// anything held), with the rules' reasons.
+func (s *Service) assess(tx *store.Tx, actor dataport.Actor, d *Deal, p *catalog.Product) error {
+	a, err := s.rules.AssessDeal(tx, actor, d.ID, p, d.BuyerID, d.Purpose, d.DeliveryMode)
+	if err != nil {
+		return err
+	}
+	d.AssessmentID, d.Outcome, d.Unmet = a.ID, a.Outcome, nil
+	for _, r := range a.Requirements {
+		if !r.Satisfied {
+			d.Unmet = append(d.Unmet, r)
+		}
+	}
+	if a.Outcome == "deny" {
+		var rules []string
+		for _, f := range a.Fired {
+			if f.Effect == "deny" {
+				rules = append(rules, f.Rule+": "+f.Reason.En)
+			}
+		}
+		return s.terminate(tx, dataport.System, d, "compliance: "+strings.Join(rules, "; "))
+	}
+	return dataport.Wrap("trade.assess", update(tx, d))
+}
+
+// paused refuses a move while a party to the deal is suspended (叫停): the deal waits,
+// and goes on from where it was when the suspension is lifted. Ending it stays open
+// to the other party.
+func paused(tx *store.Tx, op string, d *Deal) error {
+	for _, p := range []string{d.BuyerID, d.SupplierID, d.AgentID} {
+		if p == "" {
+			continue
+		}
+		if err := registry.CheckActive(tx, p); err != nil {
+			return dataport.Errorf(op, dataport.KindConflict, "deal %s is paused: participant %s is suspended", d.ID, p)
+		}
+	}
+	return nil
+}
+
+// terminate ends a deal and refunds what is held.
+func (s *Service) terminate(tx *store.Tx, actor dataport.Actor, d *Deal, reason string) error {
+	if d.Settled == "held" {
+		if _, err := post(tx, actor, "refund", d.ID, "", d.Held.Currency, []Line{
+			{Account: "escrow", Amount: -d.Held.Amount},
+			{Account: buyerAccount(d.BuyerID), Amount: d.Held.Amount},
+		}); err != nil {
+			return dataport.Internal("trade.terminate", err)
+		}
+		d.Settled, d.Held.Amount = "refunded", 0
+	}
+	d.State, d.TerminatedBy, d.TerminationReason = Terminated, actor.ParticipantID, reason
+	if err := update(tx, d); err != nil {
+		return dataport.Internal("trade.terminate", err)
+	}
+	return fileDeal(tx, actor, "trade.terminated", d, map[string]any{"reason": reason})
+}
+
+// holdTo brings the money held for a deal to amount: more from the buyer's balance
+// (which must cover it), or the difference back to it.
+func holdTo(tx *store.Tx, actor dataport.Actor, d *Deal, amount int64) error {
+	const op = "trade.hold"
+	diff := amount - d.Held.Amount
+	if diff == 0 {
+		return nil
+	}
+	if diff > 0 {
+		have, err := balance(tx, buyerAccount(d.BuyerID), d.Price.Currency)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		if have < diff {
+			return dataport.Errorf(op, dataport.KindConflict, "the buyer's balance is %d %s; %d more must be held for the price of %d",
+				have, d.Price.Currency, diff, amount)
+		}
+	}
+	kind := "hold"
+	if diff < 0 {
+		kind = "refund"
+	}
+	if _, err := post(tx, actor, kind, d.ID, "", d.Price.Currency, []Line{
+		{Account: buyerAccount(d.BuyerID), Amount: -diff},
+		{Account: "escrow", Amount: diff},
+	}); err != nil {
+		return dataport.Internal(op, err)
+	}
+	d.Held = dataport.Money{Amount: amount, Currency: d.Price.Currency}
+	d.Settled = "held"
+	if amount == 0 {
+		d.Settled = "refunded"
+	}
+	return dataport.Wrap(op, update(tx, d))
+}
+
+func allowed(state string) []string {
+	out := []string{}
+	for _, m := range moves[state] {
+		out = append(out, m.name)
+	}
+	return out
+}
+
+// step runs one move of the protocol by actor on deal id: it checks the move is
+// allowed in the deal's state and that the actor is on the side that makes it, then
+// lets fn do the move's work. key, when given, makes the move idempotent.
+func (s *Service) step(ctx context.Context, op string, actor dataport.Actor, id, name, key string, fn func(tx *store.Tx, d *Deal) (map[string]any, error)) (Deal, error) {
+	return s.write(ctx, op, actor, id, name+" "+id, key, func(tx *store.Tx, d *Deal) error {
+		var m *move
+		for i := range moves[d.State] {
+			if moves[d.State][i].name == name {
+				m = &moves[d.State][i]
+			}
+		}
+		if m == nil {
+			return dataport.Errorf(op, dataport.KindConflict, "deal %s is %s: %s is not allowed; allowed: %s", d.ID, d.State, name, strings.Join(allowed(d.State), ", "))
+		}
+		isConsumer, isProvider := actor.ParticipantID == d.BuyerID, actor.ParticipantID == d.ProviderID
+		if m.by == consumer && !isConsumer || m.by == provider && !isProvider || m.by == either && !isConsumer && !isProvider {
+			return dataport.Errorf(op, dataport.KindForbidden, "%s is the %s's move", name, map[side]string{consumer: "buyer", provider: "provider", either: "parties'"}[m.by])
+		}
+		if name != "terminate" {
+			if err := paused(tx, op, d); err != nil {
+				return err
+			}
+		}
+		from := d.State
+		extra, err := fn(tx, d)
+		if err != nil {
+			return err
+		}
+		if d.State == from { // fn did not move it elsewhere (a terminate on deny does)
+			d.State = m.to
+		}
+		if d.State == Terminated {
+			return nil // terminate (asked for, or on a deny) updated and filed it
+		}
+		if err := update(tx, d); err != nil {
+			return dataport.Internal(op, err)
+		}
+		return fileDeal(tx, actor, "trade."+pastTense[name], d, extra)
+	})
+}
+
+// write runs fn on deal id in a write transaction for actor, once per idempotency
+// key: a retry with the same key and operation answers with the deal as it is now,
+// the same key for another operation is a conflict.
+func (s *Service) write(ctx context.Context, op string, actor dataport.Actor, id, operation, key string, fn func(tx *store.Tx, d *Deal) error) (Deal, error) {
+	if actor.Anonymous() {
+		return Deal{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	var d Deal
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := registry.MayAct(tx, op, actor); err != nil {
+			return err
+		}
+		var err error
+		if d, err = get(tx, op, actor, id); err != nil {
+			return err
+		}
+		if done, err := s.idempotent(tx, actor, key, operation); err != nil {
+			return err
+		} else if done != "" {
+			return errReplayed // the first request did it
+		}
+		if err := fn(tx, &d); err != nil {
+			return err
+		}
+		return s.remember(tx, actor, key, operation, d.ID)
+	})
+	if errors.Is(err, errReplayed) {
+		err = s.db.Read(ctx, func(tx *store.Tx) error {
+			var err error
+			d, err = get(tx, op, actor, id)
+			return err
+		})
+	}
+	d.Moves = allowed(d.State)
+	return d, err
+}
+
+var pastTense = map[string]string{"offer": "offered", "request": "counter_requested", "accept": "accepted", "agree": "agreed",
+	"verify": "verified", "finalize": "finalized", "terminate": "terminated"}
+
+// Offer is the provider's offer (or counter-offer) at a price.
+func (s *Service) Offer(ctx context.Context, actor dataport.Actor, id string, price int64) (Deal, error) {
+	const op = "trade.Offer"
+	return s.step(ctx, op, actor, id, "offer", "", func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		if price < 0 {
+			return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "price", Message: "not negative"})
+		}
+		if price > 0 {
+			d.Price.Amount = price
+		}
+		return map[string]any{"price": d.Price}, nil
+	})
+}
+
+// CounterRequest is the buyer's answer to an offer at another price.
+func (s *Service) CounterRequest(ctx context.Context, actor dataport.Actor, id string, price int64) (Deal, error) {
+	const op = "trade.CounterRequest"
+	return s.step(ctx, op, actor, id, "request", "", func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		if price <= 0 {
+			return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "price", Message: "the price asked, minor units"})
+		}
+		d.Price.Amount = price
+		return map[string]any{"price": d.Price}, holdTo(tx, actor, d, price)
+	})
+}
+
+// Accept is the buyer's acceptance of the offer on the table: the offered price is
+// held. Idempotent by key.
+func (s *Service) Accept(ctx context.Context, actor dataport.Actor, id, key string) (Deal, error) {
+	return s.step(ctx, "trade.Accept", actor, id, "accept", key, func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		return map[string]any{"price": d.Price}, holdTo(tx, actor, d, d.Price.Amount)
+	})
+}
+
+// Agree is the provider's agreement to the price on the table, which the buyer's
+// money in escrow covers. The deal is assessed again — the rules or the approvals may
+// have changed since the request: a deny terminates it and refunds the buyer; unmet
+// requirements refuse the agreement until they are met. Idempotent by key.
+func (s *Service) Agree(ctx context.Context, actor dataport.Actor, id, key string) (Deal, error) {
+	const op = "trade.Agree"
+	return s.step(ctx, op, actor, id, "agree", key, func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		p, err := catalog.ListedProduct(tx, d.ProductID)
+		if err != nil {
+			return nil, dataport.Errorf(op, dataport.KindConflict, "product %s is no longer listed", d.ProductID)
+		}
+		if p.ListedRevision != d.Revision {
+			if p, err = catalogRevision(tx, d.ProductID, d.Revision); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.assess(tx, actor, d, &p); err != nil {
+			return nil, err
+		}
+		if d.State == Terminated {
+			return nil, nil
+		}
+		if len(d.Unmet) > 0 {
+			var names []string
+			for _, r := range d.Unmet {
+				names = append(names, r.Name.En+" ("+strings.Join(r.Rules, ", ")+")")
+			}
+			return nil, dataport.Errorf(op, dataport.KindConflict, "deal %s is held: unmet requirements: %s", d.ID, strings.Join(names, "; "))
+		}
+		if d.Held.Amount != d.Price.Amount {
+			return nil, dataport.Errorf(op, dataport.KindConflict, "deal %s: the price on the table (%d) is not what the buyer committed (%d)", d.ID, d.Price.Amount, d.Held.Amount)
+		}
+		return map[string]any{"price": d.Price, "assessment_id": d.AssessmentID}, nil
+	})
+}
+
+// catalogRevision reads the deal's revision of a product that has since been
+// revised.
+func catalogRevision(tx *store.Tx, id string, rev int64) (catalog.Product, error) {
+	var details string
+	if err := tx.QueryRow(`SELECT details FROM product_revisions WHERE product_id = $1 AND revision = $2`, id, rev).Scan(&details); err != nil {
+		return catalog.Product{}, dataport.Internal("trade.catalogRevision", err)
+	}
+	p, err := catalog.ListedProduct(tx, id)
+	if err != nil {
+		return catalog.Product{}, err
+	}
+	p.Revision = rev
+	err = json.Unmarshal([]byte(details), &p.Details)
+	return p, dataport.Wrap("trade.catalogRevision", err)
+}
+
+// Verify is the buyer's verification of the agreement.
+func (s *Service) Verify(ctx context.Context, actor dataport.Actor, id string) (Deal, error) {
+	return s.step(ctx, "trade.Verify", actor, id, "verify", "", func(*store.Tx, *Deal) (map[string]any, error) { return nil, nil })
+}
+
+// Finalize is the provider's finalisation: the deal is concluded.
+func (s *Service) Finalize(ctx context.Context, actor dataport.Actor, id string) (Deal, error) {
+	return s.step(ctx, "trade.Finalize", actor, id, "finalize", "", func(*store.Tx, *Deal) (map[string]any, error) { return nil, nil })
+}
+
+// Terminate ends a deal before it is finalised, by either party, refunding what is
+// held. Idempotent by key.
+func (s *Service) Terminate(ctx context.Context, actor dataport.Actor, id, reason, key string) (Deal, error) {
+	const op = "trade.Terminate"
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 1000 {
+		return Deal{}, dataport.Invalid(op, dataport.FieldProblem{Field: "reason", Message: "say why, in at most 1000 characters"})
+	}
+	return s.step(ctx, op, actor, id, "terminate", key, func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		return nil, s.terminate(tx, actor, d, reason)
+	})
+}
+
+// ConfirmDelivery is the buyer's confirmation that it received what was agreed: the
+// escrow is released to the supplier, less the agent's commission and the
+// exchange's fee. Idempotent by key.
+func (s *Service) ConfirmDelivery(ctx context.Context, actor dataport.Actor, id, key string) (Deal, error) {
+	const op = "trade.ConfirmDelivery"
+	return s.write(ctx, op, actor, id, "confirm "+id, key, func(tx *store.Tx, d *Deal) error {
+		if actor.ParticipantID != d.BuyerID {
+			return dataport.Errorf(op, dataport.KindForbidden, "the buyer confirms delivery")
+		}
+		if err := paused(tx, op, d); err != nil {
+			return err
+		}
+		if d.State != Finalized || d.Settled != "held" {
+			return dataport.Errorf(op, dataport.KindConflict, "deal %s is %s (money %s): delivery is confirmed on a finalized deal with money held", d.ID, d.State, d.Settled)
+		}
+		price := d.Held.Amount
+		fee := price * s.opts.FeeBasisPoints / 10000
+		commission := int64(0)
+		if d.AgentID != "" {
+			commission = price * s.opts.CommissionBasisPoints / 10000
+		}
+		lines := []Line{{Account: "escrow", Amount: -price}, {Account: "supplier:" + d.SupplierID, Amount: price - fee - commission},
+			{Account: "fee:exchange", Amount: fee}}
+		if commission > 0 {
+			lines = append(lines, Line{Account: "commission:" + d.AgentID, Amount: commission})
+		}
+		posting, err := post(tx, actor, "release", d.ID, key, d.Held.Currency, lines)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		d.Settled, d.Held.Amount = "released", 0
+		if err := update(tx, d); err != nil {
+			return dataport.Internal(op, err)
+		}
+		return fileDeal(tx, actor, "trade.released", d, map[string]any{"posting_id": posting, "lines": lines})
+	})
+}
+
+// Get reads a deal: its parties (buyer, supplier, agent), the operator and regulators.
+func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Deal, error) {
+	const op = "trade.Get"
+	if actor.Anonymous() {
+		return Deal{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
+	}
+	var d Deal
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = get(tx, op, actor, id)
+		return err
+	})
+	d.Moves = allowed(d.State)
+	return d, err
+}
+
+const dealColumns = `id, product_id, revision, registration_number, buyer_id, supplier_id, agent_id, provider_id, state, plan,
+	price_amount, currency, scenario, purpose, delivery_mode, assessment_id, outcome, held_amount, settled, terminated_by,
+	termination_reason, created_at, updated_at, version`
+
+func get(tx *store.Tx, op string, actor dataport.Actor, id string) (Deal, error) {
+	var d Deal
+	var plan, created, updated string
+	err := tx.QueryRow(`SELECT `+dealColumns+` FROM deals WHERE id = $1`, id).Scan(&d.ID, &d.ProductID, &d.Revision, &d.RegistrationNumber,
+		&d.BuyerID, &d.SupplierID, &d.AgentID, &d.ProviderID, &d.State, &plan, &d.Price.Amount, &d.Price.Currency, &d.Scenario, &d.Purpose,
+		&d.DeliveryMode, &d.AssessmentID, &d.Outcome, &d.Held.Amount, &d.Settled, &d.TerminatedBy, &d.TerminationReason, &created, &updated, &d.Version)
+	party := actor.ParticipantID == d.BuyerID || actor.ParticipantID == d.SupplierID || actor.ParticipantID == d.AgentID && d.AgentID != ""
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !party && !actor.Has(dataport.RoleOperator, dataport.RoleRegulator) && !actor.IsSystem() {
+		return Deal{}, dataport.Errorf(op, dataport.KindNotFound, "no deal %s", id)
+	}
+	if err != nil {
+		return Deal{}, dataport.Internal(op, err)
+	}
+	json.Unmarshal([]byte(plan), &d.Plan)
+	d.Held.Currency = d.Price.Currency
+	d.CreatedAt, _ = store.ParseTime(created)
+	d.UpdatedAt, _ = store.ParseTime(updated)
+	return d, nil
+}
+
+func insert(tx *store.Tx, d *Deal) error {
+	plan, _ := json.Marshal(d.Plan)
+	_, err := tx.Exec(`INSERT INTO deals (`+dealColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', '', 0, '', '', '', $16, $16, 1)`,
+		d.ID, d.ProductID, d.Revision, d.RegistrationNumber, d.BuyerID, d.SupplierID, d.AgentID, d.ProviderID, d.State, string(plan),
+		d.Price.Amount, d.Price.Currency, d.Scenario, d.Purpose, d.DeliveryMode, store.FormatTime(d.CreatedAt))
+	return err
+}
+
+func update(tx *store.Tx, d *Deal) error {
+	d.UpdatedAt, d.Version = tx.Now(), d.Version+1
+	_, err := tx.Exec(`UPDATE deals SET state = $2, price_amount = $3, assessment_id = $4, outcome = $5, held_amount = $6, settled = $7,
+		terminated_by = $8, termination_reason = $9, updated_at = $10, version = $11 WHERE id = $1`,
+		d.ID, d.State, d.Price.Amount, d.AssessmentID, d.Outcome, d.Held.Amount, d.Settled, d.TerminatedBy, d.TerminationReason,
+		store.FormatTime(d.UpdatedAt), d.Version)
+	return err
+}
+
+// fileDeal files a step of a deal, naming the deal, its product and its parties, so
+// the regulator's trace of any of them shows it.
+func fileDeal(tx *store.Tx, actor dataport.Actor, event string, d *Deal, extra map[string]any) error {
+	payload := map[string]any{"deal_id": d.ID, "state": d.State, "product_id": d.ProductID, "revision": d.Revision,
+		"registration_number": d.RegistrationNumber, "buyer_id": d.BuyerID, "provider_id": d.ProviderID, "price": d.Price}
+	if d.AssessmentID != "" {
+		payload["assessment_id"], payload["outcome"] = d.AssessmentID, d.Outcome
+	}
+	for k, v := range extra {
+		payload[k] = v
+	}
+	subjects := []string{d.ID, d.ProductID, d.BuyerID, d.SupplierID}
+	if d.AgentID != "" {
+		subjects = append(subjects, d.AgentID)
+	}
+	_, err := ledger.File(tx, actor, ledger.Change{Type: event, Subjects: subjects, Payload: payload})
+	return err
+}
