@@ -80,7 +80,7 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	cat := catalog.New(db, reg, blobs, rules)
 	reg.OnSuspension(cat.SuspensionCascade)
 	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: rules,
-		Trade:   trade.New(db, rules, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500}),
+		Trade:   trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500}),
 		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}

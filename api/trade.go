@@ -64,12 +64,28 @@ func (s *Server) acceptDeal(ctx context.Context, in *moneyMove) (*dealOutput, er
 	return s.deal(s.Trade.Accept(ctx, actorOf(ctx), in.ID, in.Key))
 }
 
-func (s *Server) agreeDeal(ctx context.Context, in *moneyMove) (*dealOutput, error) {
-	return s.deal(s.Trade.Agree(ctx, actorOf(ctx), in.ID, in.Key))
+type signedMove struct {
+	ID   string `path:"id" doc:"deal id"`
+	Key  string `header:"Idempotency-Key" maxLength:"200"`
+	Body trade.Signature
 }
 
-func (s *Server) verifyDeal(ctx context.Context, in *dealPath) (*dealOutput, error) {
-	return s.deal(s.Trade.Verify(ctx, actorOf(ctx), in.ID))
+func (s *Server) agreeDeal(ctx context.Context, in *signedMove) (*dealOutput, error) {
+	return s.deal(s.Trade.Agree(ctx, actorOf(ctx), in.ID, in.Key, in.Body))
+}
+
+func (s *Server) verifyDeal(ctx context.Context, in *signedMove) (*dealOutput, error) {
+	return s.deal(s.Trade.Verify(ctx, actorOf(ctx), in.ID, in.Body))
+}
+
+type contractOutput struct{ Body trade.ContractDraft }
+
+func (s *Server) dealContract(ctx context.Context, in *dealPath) (*contractOutput, error) {
+	c, err := s.Trade.Contract(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	return &contractOutput{Body: c}, nil
 }
 
 func (s *Server) finalizeDeal(ctx context.Context, in *dealPath) (*dealOutput, error) {

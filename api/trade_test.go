@@ -27,7 +27,7 @@ func TestDealEndpoints(t *testing.T) {
 		if deal["state"] != "REQUESTED" || r.header.Get("Location") != "/api/v1/deals/"+id {
 			t.Fatalf("deal: %s", r.body)
 		}
-		p := wantProblem(t, x.do("POST", "/api/v1/deals/"+id+"/verify", buyer, nil), http.StatusConflict, "")
+		p := wantProblem(t, x.do("POST", "/api/v1/deals/"+id+"/verify", buyer, map[string]any{"key_id": "ed25519:00", "signature": "AA=="}), http.StatusConflict, "")
 		if !strings.Contains(p["detail"].(string), "REQUESTED") || !strings.Contains(p["detail"].(string), "allowed: offer, agree, terminate") {
 			t.Fatalf("409: %v", p)
 		}

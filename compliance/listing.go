@@ -217,3 +217,19 @@ func (s *Service) AssessDeal(tx *store.Tx, actor dataport.Actor, dealID string, 
 	f.Context = "deal"
 	return s.File(tx, actor, dealID, f)
 }
+
+// PreviewDeal assesses a deal as AssessDeal would, without filing: what a contract
+// draft records as its cross-border basis.
+func (s *Service) PreviewDeal(tx *store.Tx, p *catalog.Product, buyerID, purpose, mode string) (Assessment, error) {
+	f, err := s.productFacts(tx, p, buyerID, purpose, mode, tx.Now())
+	if err != nil {
+		return Assessment{}, err
+	}
+	f.Context = "deal"
+	var probs dataport.Problems
+	f.validate(&probs)
+	if err := probs.Err("compliance.PreviewDeal"); err != nil {
+		return Assessment{}, err
+	}
+	return s.evaluate(tx, &f)
+}

@@ -27,8 +27,8 @@ func BenchmarkDealLifecycle(b *testing.B) {
 					return
 				}
 				for _, step := range []func() (trade.Deal, error){
-					func() (trade.Deal, error) { return w.deals.Agree(ctx, w.supplier, d.ID, "") },
-					func() (trade.Deal, error) { return w.deals.Verify(ctx, w.buyer, d.ID) },
+					func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "") },
+					func() (trade.Deal, error) { return w.verify(ctx, w.buyer, d.ID) },
 					func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
 					func() (trade.Deal, error) { return w.deals.ConfirmDelivery(ctx, w.buyer, d.ID, "") },
 				} {

@@ -23,6 +23,7 @@
 package trade
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -32,11 +33,13 @@ import (
 	"time"
 
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
+	"github.com/gowebpki/jcs"
 )
 
 // States of a negotiation (DSP 2025-1).
@@ -76,6 +79,7 @@ type move struct {
 // Assessor is what trade needs of the compliance engine.
 type Assessor interface {
 	AssessDeal(tx *store.Tx, actor dataport.Actor, dealID string, p *catalog.Product, buyerID, purpose, mode string) (compliance.Assessment, error)
+	PreviewDeal(tx *store.Tx, p *catalog.Product, buyerID, purpose, mode string) (compliance.Assessment, error)
 }
 
 // Options set the exchange's cut.
@@ -86,14 +90,18 @@ type Options struct {
 
 // Service runs deals.
 type Service struct {
-	db    *store.DB
-	rules Assessor
-	opts  Options
+	db     *store.DB
+	reg    participants
+	rules  Assessor
+	signer Signer
+	blobs  blob.Store
+	opts   Options
 }
 
-// New returns the trade service.
-func New(db *store.DB, rules Assessor, opts Options) *Service {
-	return &Service{db: db, rules: rules, opts: opts}
+// New returns the trade service: contracts are countersigned with signer and kept in
+// blobs.
+func New(db *store.DB, reg participants, rules Assessor, signer Signer, blobs blob.Store, opts Options) *Service {
+	return &Service{db: db, reg: reg, rules: rules, signer: signer, blobs: blobs, opts: opts}
 }
 
 // Deal is a negotiation and its money.
@@ -118,6 +126,14 @@ type Deal struct {
 	Unmet              []compliance.RequirementResult `json:"unmet_requirements,omitempty" doc:"what holds the deal before agreement"`
 	Held               dataport.Money                 `json:"held" doc:"in escrow now"`
 	Settled            string                         `json:"settled,omitempty" enum:"held,released,refunded"`
+	MaxUses            int64                          `json:"max_uses" doc:"downloads or calls the policy allows"`
+	TermDays           int64                          `json:"term_days" doc:"the policy's term from the request"`
+	Contract           string                         `json:"contract,omitempty" doc:"the agreed contract, canonical JSON"`
+	ContractSHA256     string                         `json:"contract_sha256,omitempty"`
+	ProviderSignature  *Signature                     `json:"provider_signature,omitempty"`
+	BuyerSignature     *Signature                     `json:"buyer_signature,omitempty"`
+	Countersignature   string                         `json:"countersignature,omitempty" doc:"the exchange's signed note over the contract's hash and both signatures"`
+	BundleSHA256       string                         `json:"bundle_sha256,omitempty" doc:"the signed contract as stored in the blob store"`
 	TerminatedBy       string                         `json:"terminated_by,omitempty"`
 	TerminationReason  string                         `json:"termination_reason,omitempty"`
 	CreatedAt          time.Time                      `json:"created_at"`
@@ -133,6 +149,8 @@ type NewDeal struct {
 	Scenario     string `json:"scenario" doc:"one of the product's declared scenarios (R20)"`
 	Purpose      string `json:"purpose" enum:"trade,transport,academic,manufacturing,marketing,contract_with_individual,hr,emergency,other"`
 	DeliveryMode string `json:"delivery_mode" enum:"file,api,privacy_computing,sandbox,model_output"`
+	MaxUses      int64  `json:"max_uses,omitempty" minimum:"0" maximum:"1000000" doc:"downloads or calls allowed; default 100"`
+	TermDays     int64  `json:"term_days,omitempty" minimum:"0" maximum:"3660" doc:"days of use; default the plan's period, else a year"`
 }
 
 var purposes = []string{"trade", "transport", "academic", "manufacturing", "marketing", "contract_with_individual", "hr", "emergency", "other"}
@@ -172,6 +190,12 @@ func (s *Service) Request(ctx context.Context, actor dataport.Actor, n NewDeal) 
 		if n.Price < 0 {
 			probs.Add("price", "not negative")
 		}
+		if n.MaxUses < 0 || n.MaxUses > 1_000_000 {
+			probs.Add("max_uses", "0 (the default, 100) to 1,000,000")
+		}
+		if n.TermDays < 0 || n.TermDays > 3660 {
+			probs.Add("term_days", "0 (the plan's period) to 3660")
+		}
 		if err := probs.Err(op); err != nil {
 			return err
 		}
@@ -187,7 +211,16 @@ func (s *Service) Request(ctx context.Context, actor dataport.Actor, n NewDeal) 
 		d = Deal{ID: dataport.NewID("deal"), ProductID: p.ID, Revision: p.ListedRevision, RegistrationNumber: p.RegistrationNumber,
 			BuyerID: actor.ParticipantID, SupplierID: p.SupplierID, AgentID: p.AgentID, ProviderID: p.SupplierID, State: Requested,
 			Plan: plan, Price: price, Scenario: n.Scenario, Purpose: n.Purpose, DeliveryMode: n.DeliveryMode,
-			Held: dataport.Money{Currency: price.Currency}, CreatedAt: now, UpdatedAt: now, Version: 1}
+			Held: dataport.Money{Currency: price.Currency}, MaxUses: n.MaxUses, TermDays: n.TermDays, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if d.MaxUses == 0 {
+			d.MaxUses = 100
+		}
+		if d.TermDays == 0 {
+			d.TermDays = map[string]int64{"month": 31, "quarter": 92, "year": 366}[plan.Period]
+			if d.TermDays == 0 {
+				d.TermDays = 365
+			}
+		}
 		if p.AgentID != "" {
 			d.ProviderID = p.AgentID
 		}
@@ -209,9 +242,14 @@ func (s *Service) Request(ctx context.Context, actor dataport.Actor, n NewDeal) 
 // assess runs the compliance assessment; a deny terminates the deal (refunding
 // anything held), with the rules' reasons.
 func (s *Service) assess(tx *store.Tx, actor dataport.Actor, d *Deal, p *catalog.Product) error {
+	_, err := s.assessed(tx, actor, d, p)
+	return err
+}
+
+func (s *Service) assessed(tx *store.Tx, actor dataport.Actor, d *Deal, p *catalog.Product) (*compliance.Assessment, error) {
 	a, err := s.rules.AssessDeal(tx, actor, d.ID, p, d.BuyerID, d.Purpose, d.DeliveryMode)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.AssessmentID, d.Outcome, d.Unmet = a.ID, a.Outcome, nil
 	for _, r := range a.Requirements {
@@ -226,9 +264,9 @@ func (s *Service) assess(tx *store.Tx, actor dataport.Actor, d *Deal, p *catalog
 				rules = append(rules, f.Rule+": "+f.Reason.En)
 			}
 		}
-		return s.terminate(tx, dataport.System, d, "compliance: "+strings.Join(rules, "; "))
+		return &a, s.terminate(tx, dataport.System, d, "compliance: "+strings.Join(rules, "; "))
 	}
-	return dataport.Wrap("trade.assess", update(tx, d))
+	return &a, dataport.Wrap("trade.assess", update(tx, d))
 }
 
 // paused refuses a move while a party to the deal is suspended (叫停): the deal waits,
@@ -427,19 +465,15 @@ func (s *Service) Accept(ctx context.Context, actor dataport.Actor, id, key stri
 // money in escrow covers. The deal is assessed again — the rules or the approvals may
 // have changed since the request: a deny terminates it and refunds the buyer; unmet
 // requirements refuse the agreement until they are met. Idempotent by key.
-func (s *Service) Agree(ctx context.Context, actor dataport.Actor, id, key string) (Deal, error) {
+func (s *Service) Agree(ctx context.Context, actor dataport.Actor, id, key string, sig Signature) (Deal, error) {
 	const op = "trade.Agree"
 	return s.step(ctx, op, actor, id, "agree", key, func(tx *store.Tx, d *Deal) (map[string]any, error) {
-		p, err := catalog.ListedProduct(tx, d.ProductID)
+		p, err := s.revision(tx, d)
 		if err != nil {
-			return nil, dataport.Errorf(op, dataport.KindConflict, "product %s is no longer listed", d.ProductID)
+			return nil, err
 		}
-		if p.ListedRevision != d.Revision {
-			if p, err = catalogRevision(tx, d.ProductID, d.Revision); err != nil {
-				return nil, err
-			}
-		}
-		if err := s.assess(tx, actor, d, &p); err != nil {
+		a, err := s.assessed(tx, actor, d, &p)
+		if err != nil {
 			return nil, err
 		}
 		if d.State == Terminated {
@@ -455,34 +489,100 @@ func (s *Service) Agree(ctx context.Context, actor dataport.Actor, id, key strin
 		if d.Held.Amount != d.Price.Amount {
 			return nil, dataport.Errorf(op, dataport.KindConflict, "deal %s: the price on the table (%d) is not what the buyer committed (%d)", d.ID, d.Price.Amount, d.Held.Amount)
 		}
-		return map[string]any{"price": d.Price, "assessment_id": d.AssessmentID}, nil
+		// The provider's signature over the contract as the exchange builds it now.
+		doc, sum, err := contractDocument(tx, s.reg, d, &p, basisOf(a))
+		if err != nil {
+			return nil, dataport.Internal(op, err)
+		}
+		if err := checkSignature(tx, op, actor.ParticipantID, doc, sig); err != nil {
+			return nil, err
+		}
+		d.Contract, d.ContractSHA256, d.ProviderSignature = doc, sum, &sig
+		return map[string]any{"price": d.Price, "assessment_id": d.AssessmentID, "contract_sha256": sum, "provider_signature": sig}, nil
 	})
 }
 
-// catalogRevision reads the deal's revision of a product that has since been
-// revised.
-func catalogRevision(tx *store.Tx, id string, rev int64) (catalog.Product, error) {
-	var details string
-	if err := tx.QueryRow(`SELECT details FROM product_revisions WHERE product_id = $1 AND revision = $2`, id, rev).Scan(&details); err != nil {
-		return catalog.Product{}, dataport.Internal("trade.catalogRevision", err)
-	}
-	p, err := catalog.ListedProduct(tx, id)
+// revision reads the deal's revision of its product, which must still be listed
+// (a listed product may since have been revised: the deal keeps its revision).
+func (s *Service) revision(tx *store.Tx, d *Deal) (catalog.Product, error) {
+	const op = "trade.revision"
+	p, err := catalog.ListedProduct(tx, d.ProductID)
 	if err != nil {
-		return catalog.Product{}, err
+		return catalog.Product{}, dataport.Errorf(op, dataport.KindConflict, "product %s is no longer listed", d.ProductID)
 	}
-	p.Revision = rev
-	err = json.Unmarshal([]byte(details), &p.Details)
-	return p, dataport.Wrap("trade.catalogRevision", err)
+	if p.Revision == d.Revision {
+		return p, nil
+	}
+	var details string
+	if err := tx.QueryRow(`SELECT details, sha256 FROM product_revisions WHERE product_id = $1 AND revision = $2`, d.ProductID, d.Revision).
+		Scan(&details, &p.DetailsSHA256); err != nil {
+		return catalog.Product{}, dataport.Internal(op, err)
+	}
+	p.Revision = d.Revision
+	return p, dataport.Wrap(op, json.Unmarshal([]byte(details), &p.Details))
 }
 
-// Verify is the buyer's verification of the agreement.
-func (s *Service) Verify(ctx context.Context, actor dataport.Actor, id string) (Deal, error) {
-	return s.step(ctx, "trade.Verify", actor, id, "verify", "", func(*store.Tx, *Deal) (map[string]any, error) { return nil, nil })
+// Verify is the buyer's verification of the agreement: its signature over the
+// contract the provider signed.
+func (s *Service) Verify(ctx context.Context, actor dataport.Actor, id string, sig Signature) (Deal, error) {
+	const op = "trade.Verify"
+	return s.step(ctx, op, actor, id, "verify", "", func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		if err := checkSignature(tx, op, actor.ParticipantID, d.Contract, sig); err != nil {
+			return nil, err
+		}
+		d.BuyerSignature = &sig
+		return map[string]any{"contract_sha256": d.ContractSHA256, "buyer_signature": sig}, nil
+	})
 }
 
-// Finalize is the provider's finalisation: the deal is concluded.
+// Finalize is the provider's finalisation: the exchange countersigns the contract
+// (a signed note over its hash and both signatures, checkable with the log's
+// verifier key) and stores the signed bundle in the blob store; its hash is filed.
+// The bundle is written before the transaction, outside the writer: if the
+// transaction then fails, an unreferenced blob is left, never a missing one.
 func (s *Service) Finalize(ctx context.Context, actor dataport.Actor, id string) (Deal, error) {
-	return s.step(ctx, "trade.Finalize", actor, id, "finalize", "", func(*store.Tx, *Deal) (map[string]any, error) { return nil, nil })
+	const op = "trade.Finalize"
+	var d Deal
+	if err := s.db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = get(tx, op, actor, id)
+		return err
+	}); err != nil {
+		return Deal{}, err
+	}
+	if d.State == Verified && actor.ParticipantID == d.ProviderID {
+		cs, err := json.Marshal(map[string]any{"type": CountersignatureKind, "deal_id": d.ID, "contract_sha256": d.ContractSHA256,
+			"provider_signature": d.ProviderSignature, "buyer_signature": d.BuyerSignature, "finalized_at": store.FormatTime(s.db.Clock().Now())})
+		if err != nil {
+			return Deal{}, dataport.Internal(op, err)
+		}
+		canon, err := jcs.Transform(cs)
+		if err != nil {
+			return Deal{}, dataport.Internal(op, err)
+		}
+		note, err := s.signer.SignStatement(CountersignatureKind, canon)
+		if err != nil {
+			return Deal{}, dataport.Internal(op, err)
+		}
+		d.Countersignature = string(note)
+		b, err := bundle(&d)
+		if err != nil {
+			return Deal{}, dataport.Internal(op, err)
+		}
+		info, err := s.blobs.Put(ctx, bytes.NewReader(b), int64(len(b)), "")
+		if err != nil {
+			return Deal{}, dataport.Wrap(op, err)
+		}
+		d.BundleSHA256 = info.SHA256
+	}
+	signed, stored, contract := d.Countersignature, d.BundleSHA256, d.ContractSHA256
+	return s.step(ctx, op, actor, id, "finalize", "", func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		if signed == "" || d.ContractSHA256 != contract {
+			return nil, dataport.Errorf(op, dataport.KindConflict, "deal %s changed while it was being finalised; try again", d.ID)
+		}
+		d.Countersignature, d.BundleSHA256 = signed, stored
+		return map[string]any{"contract_sha256": d.ContractSHA256, "bundle_sha256": stored, "countersignature": signed}, nil
+	})
 }
 
 // Terminate ends a deal before it is finalised, by either party, refunding what is
@@ -554,14 +654,22 @@ func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Dea
 
 const dealColumns = `id, product_id, revision, registration_number, buyer_id, supplier_id, agent_id, provider_id, state, plan,
 	price_amount, currency, scenario, purpose, delivery_mode, assessment_id, outcome, held_amount, settled, terminated_by,
-	termination_reason, created_at, updated_at, version`
+	termination_reason, created_at, updated_at, version, contract, contract_sha256, provider_key_id, provider_signature,
+	buyer_key_id, buyer_signature, countersignature, bundle_sha256, max_uses, term_days`
 
 func get(tx *store.Tx, op string, actor dataport.Actor, id string) (Deal, error) {
 	var d Deal
-	var plan, created, updated string
+	var plan, created, updated, pk, ps, bk, bs string
 	err := tx.QueryRow(`SELECT `+dealColumns+` FROM deals WHERE id = $1`, id).Scan(&d.ID, &d.ProductID, &d.Revision, &d.RegistrationNumber,
 		&d.BuyerID, &d.SupplierID, &d.AgentID, &d.ProviderID, &d.State, &plan, &d.Price.Amount, &d.Price.Currency, &d.Scenario, &d.Purpose,
-		&d.DeliveryMode, &d.AssessmentID, &d.Outcome, &d.Held.Amount, &d.Settled, &d.TerminatedBy, &d.TerminationReason, &created, &updated, &d.Version)
+		&d.DeliveryMode, &d.AssessmentID, &d.Outcome, &d.Held.Amount, &d.Settled, &d.TerminatedBy, &d.TerminationReason, &created, &updated, &d.Version,
+		&d.Contract, &d.ContractSHA256, &pk, &ps, &bk, &bs, &d.Countersignature, &d.BundleSHA256, &d.MaxUses, &d.TermDays)
+	if pk != "" {
+		d.ProviderSignature = &Signature{KeyID: pk, Signature: ps}
+	}
+	if bk != "" {
+		d.BuyerSignature = &Signature{KeyID: bk, Signature: bs}
+	}
 	party := actor.ParticipantID == d.BuyerID || actor.ParticipantID == d.SupplierID || actor.ParticipantID == d.AgentID && d.AgentID != ""
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !party && !actor.Has(dataport.RoleOperator, dataport.RoleRegulator) && !actor.IsSystem() {
 		return Deal{}, dataport.Errorf(op, dataport.KindNotFound, "no deal %s", id)
@@ -578,18 +686,29 @@ func get(tx *store.Tx, op string, actor dataport.Actor, id string) (Deal, error)
 
 func insert(tx *store.Tx, d *Deal) error {
 	plan, _ := json.Marshal(d.Plan)
-	_, err := tx.Exec(`INSERT INTO deals (`+dealColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', '', 0, '', '', '', $16, $16, 1)`,
+	_, err := tx.Exec(`INSERT INTO deals (`+dealColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', '', 0, '', '', '',
+		$16, $16, 1, '', '', '', '', '', '', '', '', $17, $18)`,
 		d.ID, d.ProductID, d.Revision, d.RegistrationNumber, d.BuyerID, d.SupplierID, d.AgentID, d.ProviderID, d.State, string(plan),
-		d.Price.Amount, d.Price.Currency, d.Scenario, d.Purpose, d.DeliveryMode, store.FormatTime(d.CreatedAt))
+		d.Price.Amount, d.Price.Currency, d.Scenario, d.Purpose, d.DeliveryMode, store.FormatTime(d.CreatedAt), d.MaxUses, d.TermDays)
 	return err
 }
 
 func update(tx *store.Tx, d *Deal) error {
 	d.UpdatedAt, d.Version = tx.Now(), d.Version+1
+	sig := func(s *Signature) (string, string) {
+		if s == nil {
+			return "", ""
+		}
+		return s.KeyID, s.Signature
+	}
+	pk, ps := sig(d.ProviderSignature)
+	bk, bs := sig(d.BuyerSignature)
 	_, err := tx.Exec(`UPDATE deals SET state = $2, price_amount = $3, assessment_id = $4, outcome = $5, held_amount = $6, settled = $7,
-		terminated_by = $8, termination_reason = $9, updated_at = $10, version = $11 WHERE id = $1`,
+		terminated_by = $8, termination_reason = $9, updated_at = $10, version = $11, contract = $12, contract_sha256 = $13,
+		provider_key_id = $14, provider_signature = $15, buyer_key_id = $16, buyer_signature = $17, countersignature = $18,
+		bundle_sha256 = $19 WHERE id = $1`,
 		d.ID, d.State, d.Price.Amount, d.AssessmentID, d.Outcome, d.Held.Amount, d.Settled, d.TerminatedBy, d.TerminationReason,
-		store.FormatTime(d.UpdatedAt), d.Version)
+		store.FormatTime(d.UpdatedAt), d.Version, d.Contract, d.ContractSHA256, pk, ps, bk, bs, d.Countersignature, d.BundleSHA256)
 	return err
 }
 

@@ -2,8 +2,12 @@ package trade_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +22,7 @@ import (
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
 	"github.com/dataport/dataport/trade"
+	"golang.org/x/mod/sumdb/note"
 )
 
 type world struct {
@@ -32,6 +37,32 @@ type world struct {
 	buyer    dataport.Actor // domestic
 	abroad   dataport.Actor // a foreign buyer: its deals are exports
 	product  catalog.Product
+	keys     map[string]ed25519.PrivateKey
+	keyIDs   map[string]string
+	log      *ledger.Log
+}
+
+// sign signs a deal's contract as who.
+func (w *world) sign(who dataport.Actor, doc string) trade.Signature {
+	return trade.Signature{KeyID: w.keyIDs[who.ParticipantID], Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(w.keys[who.ParticipantID], []byte(doc)))}
+}
+
+// agree fetches the draft contract and agrees to it as the provider.
+func (w *world) agree(ctx context.Context, provider dataport.Actor, id, key string) (trade.Deal, error) {
+	draft, err := w.deals.Contract(ctx, provider, id)
+	if err != nil {
+		return trade.Deal{}, err
+	}
+	return w.deals.Agree(ctx, provider, id, key, w.sign(provider, draft.Document))
+}
+
+// verify signs the agreed contract as the buyer.
+func (w *world) verify(ctx context.Context, buyer dataport.Actor, id string) (trade.Deal, error) {
+	d, err := w.deals.Get(ctx, buyer, id)
+	if err != nil {
+		return trade.Deal{}, err
+	}
+	return w.deals.Verify(ctx, buyer, id, w.sign(buyer, d.Contract))
 }
 
 func uscc(t testing.TB, first17 string) string {
@@ -60,8 +91,9 @@ func setup(t testing.TB, engine store.Engine) *world {
 		t.Fatal(err)
 	}
 	blobs, _ := blob.OpenFS(t.TempDir())
-	w := &world{t: t, db: db, reg: reg, rules: rules, cat: catalog.New(db, reg, blobs, rules)}
-	w.deals = trade.New(db, rules, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500})
+	w := &world{t: t, db: db, reg: reg, rules: rules, cat: catalog.New(db, reg, blobs, rules), log: lg,
+		keys: map[string]ed25519.PrivateKey{}, keyIDs: map[string]string{}}
+	w.deals = trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500})
 	w.operator, _ = reg.Authenticate(ctx, token)
 	member := func(n registry.NewParticipant) dataport.Actor {
 		p, err := reg.CreateParticipant(ctx, w.operator, n)
@@ -71,6 +103,12 @@ func setup(t testing.TB, engine store.Engine) *world {
 		if _, err := reg.ReviewKYC(ctx, w.operator, p.ID, registry.KYCReview{Status: registry.KYCVerified}); err != nil {
 			t.Fatal(err)
 		}
+		pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+		k, err := reg.AddSigningKey(ctx, w.operator, p.ID, registry.NewSigningKey{Name: "contracts", PublicKey: base64.StdEncoding.EncodeToString(pub)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.keys[p.ID], w.keyIDs[p.ID] = priv, k.ID
 		return dataport.Actor{ParticipantID: p.ID, Roles: n.Roles}
 	}
 	w.supplier = member(registry.NewParticipant{LegalName: dataport.Bilingual{Zh: "上海星河数据科技有限公司"}, Jurisdiction: "CN",
@@ -171,7 +209,7 @@ func TestDealLifecycle(t *testing.T) {
 		}
 		// Out of order, and out of turn: 409 naming the state and the allowed moves;
 		// 403 for the wrong side. Nothing changes.
-		_, err = w.deals.Verify(ctx, w.buyer, d.ID)
+		_, err = w.deals.Verify(ctx, w.buyer, d.ID, w.sign(w.buyer, "anything"))
 		is(t, err, dataport.KindConflict, "is REQUESTED: verify is not allowed; allowed: offer, agree, terminate")
 		_, err = w.deals.Offer(ctx, w.buyer, d.ID, 900_000)
 		is(t, err, dataport.KindForbidden, "provider")
@@ -208,9 +246,18 @@ func TestDealLifecycle(t *testing.T) {
 		}
 		_, err = w.deals.Accept(ctx, w.buyer, d.ID, "accept-2")
 		is(t, err, dataport.KindConflict, "ACCEPTED")
+		// A signature over other bytes, or by the wrong party, agrees to nothing.
+		draft, err := w.deals.Contract(ctx, w.supplier, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.deals.Agree(ctx, w.supplier, d.ID, "", w.sign(w.supplier, strings.Replace(draft.Document, "920000", "1", 1)))
+		is(t, err, dataport.KindInvalid, "does not verify")
+		_, err = w.deals.Agree(ctx, w.supplier, d.ID, "", w.sign(w.buyer, draft.Document))
+		is(t, err, dataport.KindInvalid, "not the signer's")
 		for _, step := range []func() (trade.Deal, error){
-			func() (trade.Deal, error) { return w.deals.Agree(ctx, w.supplier, d.ID, "agree-1") },
-			func() (trade.Deal, error) { return w.deals.Verify(ctx, w.buyer, d.ID) },
+			func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "agree-1") },
+			func() (trade.Deal, error) { return w.verify(ctx, w.buyer, d.ID) },
 			func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
 		} {
 			if d, err = step(); err != nil {
@@ -219,6 +266,38 @@ func TestDealLifecycle(t *testing.T) {
 		}
 		if d.State != trade.Finalized || len(d.Moves) != 0 {
 			t.Fatalf("finalized: %+v", d)
+		}
+		// The contract: canonical JSON with the ODRL policy and the cross-border basis,
+		// signed by both sides; the exchange's countersignature checks with its key.
+		var contract struct {
+			Type   string `json:"type"`
+			Policy struct {
+				Type        string `json:"@type"`
+				Prohibition []struct {
+					Action string `json:"action"`
+				} `json:"prohibition"`
+			} `json:"policy"`
+			Basis struct {
+				Outcome, PackVersion string
+			} `json:"cross_border_basis"`
+		}
+		if err := json.Unmarshal([]byte(d.Contract), &contract); err != nil || contract.Type != trade.ContractType ||
+			contract.Policy.Type != "Agreement" || contract.Policy.Prohibition[0].Action != "distribute" || contract.Basis.Outcome != "allow" {
+			t.Fatalf("contract %s: %v", d.Contract, err)
+		}
+		for who, sig := range map[string]*trade.Signature{w.supplier.ParticipantID: d.ProviderSignature, w.buyer.ParticipantID: d.BuyerSignature} {
+			raw, _ := base64.StdEncoding.DecodeString(sig.Signature)
+			if !ed25519.Verify(w.keys[who].Public().(ed25519.PublicKey), []byte(d.Contract), raw) {
+				t.Fatalf("%s's signature does not verify", who)
+			}
+		}
+		verifier, _ := note.NewVerifier(w.log.VerifierKey())
+		n, err := note.Open([]byte(d.Countersignature), note.VerifierList(verifier))
+		if err != nil || !strings.Contains(n.Text, d.ContractSHA256) || !strings.HasPrefix(n.Text, trade.CountersignatureKind+"\n") {
+			t.Fatalf("countersignature: %v %q", err, d.Countersignature)
+		}
+		if d.BundleSHA256 == "" {
+			t.Fatal("the signed contract is not stored")
 		}
 		_, err = w.deals.Terminate(ctx, w.buyer, d.ID, "changed my mind", "")
 		is(t, err, dataport.KindConflict, "FINALIZED")
@@ -265,13 +344,19 @@ func TestDealDeniedAtAgreement(t *testing.T) {
 		}
 		src := strings.Replace(string(compliance.DefaultPackSource), `version: "2026.11.1"`, `version: "2026.11.2"`, 1)
 		src = strings.Replace(src, "restricted_recipients: []", "restricted_recipients: ["+w.abroad.ParticipantID+"]", 1)
+		// The provider signed the draft before the pack changed: at agreement the deal is
+		// assessed again and denied, whatever the signature.
+		draft, err := w.deals.Contract(ctx, w.supplier, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := w.rules.UploadPack(ctx, w.operator, []byte(src)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.rules.ActivatePack(ctx, w.operator, "2026.11.2"); err != nil {
 			t.Fatal(err)
 		}
-		if d, err = w.deals.Agree(ctx, w.supplier, d.ID, ""); err != nil {
+		if d, err = w.deals.Agree(ctx, w.supplier, d.ID, "", w.sign(w.supplier, draft.Document)); err != nil {
 			t.Fatal(err)
 		}
 		if d.State != trade.Terminated || d.Outcome != "deny" || !strings.Contains(d.TerminationReason, "R15") || d.Settled != "refunded" {
@@ -330,7 +415,7 @@ func TestConcurrentDealsBalance(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range work {
-					r := rand.New(rand.NewPCG(uint64(i), 7))
+					r := mrand.New(mrand.NewPCG(uint64(i), 7))
 					if err := w.oneDeal(ctx, r, &mu, &finished, &terminated); err != nil {
 						select {
 						case errs <- fmt.Errorf("deal %d: %w", i, err):
@@ -359,7 +444,7 @@ func TestConcurrentDealsBalance(t *testing.T) {
 	})
 }
 
-func (w *world) oneDeal(ctx context.Context, r *rand.Rand, mu *sync.Mutex, finished, terminated *int) error {
+func (w *world) oneDeal(ctx context.Context, r *mrand.Rand, mu *sync.Mutex, finished, terminated *int) error {
 	d, err := w.deals.Request(ctx, w.buyer, trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic",
 		DeliveryMode: "api", Price: 500_000 + r.Int64N(500_000)})
 	if err != nil {
@@ -384,8 +469,8 @@ func (w *world) oneDeal(ctx context.Context, r *rand.Rand, mu *sync.Mutex, finis
 			}
 			return w.deals.Get(ctx, w.buyer, d.ID)
 		},
-		func() (trade.Deal, error) { return w.deals.Agree(ctx, w.supplier, d.ID, "") },
-		func() (trade.Deal, error) { return w.deals.Verify(ctx, w.buyer, d.ID) },
+		func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "") },
+		func() (trade.Deal, error) { return w.verify(ctx, w.buyer, d.ID) },
 		func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
 	}
 	for i, step := range steps {

@@ -315,7 +315,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
-			Trade: trade.New(db, engine, c.fees), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Trade: trade.New(db, reg, engine, ledgerLog, blobs, c.fees), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
