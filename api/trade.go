@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/trade"
@@ -139,5 +140,53 @@ func (s *Server) balances(ctx context.Context, in *participantPath) (*balancesOu
 	}
 	out := &balancesOutput{}
 	out.Body.Items = bs
+	return out, nil
+}
+
+type dealCertificateInput struct {
+	ID   string `path:"id" doc:"deal id"`
+	Wait int    `query:"wait" minimum:"0" maximum:"60" doc:"wait up to this many seconds for a checkpoint to cover the certificate's filing"`
+}
+
+type dealCertificateOutput struct {
+	Body struct {
+		Certificate trade.TransactionCertificate `json:"certificate"`
+		Canonical   string                       `json:"canonical" doc:"the certificate as RFC 8785 canonical JSON"`
+		SignedNote  string                       `json:"signed_note" doc:"the exchange's signature: a note of the kind line and the canonical JSON"`
+		VerifierKey string                       `json:"verifier_key" doc:"the exchange's key (the log's verifier key)"`
+		FilingSeq   int64                        `json:"filing_seq"`
+		Proof       string                       `json:"proof,omitempty" doc:"a C2SP tlog-proof of the filing, whose extra data is the filing itself; absent until a checkpoint covers it"`
+	}
+}
+
+// dealCertificate returns a completed deal's certificate, signed, with the proof of
+// its filing: the file `dataport verify -certificate` checks offline.
+func (s *Server) dealCertificate(ctx context.Context, in *dealCertificateInput) (*dealCertificateOutput, error) {
+	c, err := s.Trade.Certificate(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	signed, err := s.Log.SignStatement(trade.CertificateKind, []byte(c.Canonical))
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &dealCertificateOutput{}
+	out.Body.Certificate, out.Body.Canonical, out.Body.SignedNote = c.Certificate, c.Canonical, string(signed)
+	out.Body.VerifierKey, out.Body.FilingSeq = s.Log.VerifierKey(), c.Filing.Seq
+	cp, covered := s.Log.Latest()
+	if in.Wait > 0 && cp.Size < c.Filing.Seq {
+		wctx, cancel := context.WithTimeout(ctx, time.Duration(in.Wait)*time.Second)
+		cp, err = s.Log.WaitCovered(wctx, c.Filing.Seq)
+		cancel()
+		if err != nil {
+			return nil, s.problem(err)
+		}
+		covered = true
+	}
+	if covered && cp.Size >= c.Filing.Seq {
+		if out.Body.Proof, err = s.Log.ProofBundle(ctx, c.Filing, cp); err != nil {
+			return nil, s.problem(err)
+		}
+	}
 	return out, nil
 }

@@ -233,3 +233,20 @@ func (s *Service) PreviewDeal(tx *store.Tx, p *catalog.Product, buyerID, purpose
 	}
 	return s.evaluate(tx, &f)
 }
+
+// CountCompleted adds a completed deal's PI subjects to its exporter's year-to-date
+// counters (R14) when the deal's assessment found an export.
+func (s *Service) CountCompleted(tx *store.Tx, assessmentID string) error {
+	var facts string
+	if err := tx.QueryRow(`SELECT facts FROM assessments WHERE id = $1`, assessmentID).Scan(&facts); err != nil {
+		return err
+	}
+	var f Facts
+	if err := json.Unmarshal([]byte(facts), &f); err != nil {
+		return err
+	}
+	if f.Direction != "export" || f.Exporter.ID == "" || f.Data.PISubjects == 0 && f.Data.SensitivePISubjects == 0 {
+		return nil
+	}
+	return CountExport(tx, f.Exporter.ID, tx.Now(), f.Data.PISubjects, f.Data.SensitivePISubjects)
+}

@@ -80,6 +80,9 @@ type move struct {
 type Assessor interface {
 	AssessDeal(tx *store.Tx, actor dataport.Actor, dealID string, p *catalog.Product, buyerID, purpose, mode string) (compliance.Assessment, error)
 	PreviewDeal(tx *store.Tx, p *catalog.Product, buyerID, purpose, mode string) (compliance.Assessment, error)
+	// CountCompleted adds a completed deal's PI subjects to its exporter's counters
+	// when the assessed transfer was an export (R14).
+	CountCompleted(tx *store.Tx, assessmentID string) error
 }
 
 // Options set the exchange's cut.
@@ -600,7 +603,7 @@ func (s *Service) Terminate(ctx context.Context, actor dataport.Actor, id, reaso
 
 // ConfirmDelivery is the buyer's confirmation that it received what was agreed: the
 // escrow is released to the supplier, less the agent's commission and the
-// exchange's fee. Idempotent by key.
+// exchange's fee, and the transaction certificate is issued. Idempotent by key.
 func (s *Service) ConfirmDelivery(ctx context.Context, actor dataport.Actor, id, key string) (Deal, error) {
 	const op = "trade.ConfirmDelivery"
 	return s.write(ctx, op, actor, id, "confirm "+id, key, func(tx *store.Tx, d *Deal) error {
@@ -632,7 +635,10 @@ func (s *Service) ConfirmDelivery(ctx context.Context, actor dataport.Actor, id,
 		if err := update(tx, d); err != nil {
 			return dataport.Internal(op, err)
 		}
-		return fileDeal(tx, actor, "trade.released", d, map[string]any{"posting_id": posting, "lines": lines})
+		if err := fileDeal(tx, actor, "trade.released", d, map[string]any{"posting_id": posting, "lines": lines}); err != nil {
+			return err
+		}
+		return s.certify(tx, actor, d, posting, lines)
 	})
 }
 

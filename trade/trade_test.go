@@ -323,7 +323,7 @@ func TestDealLifecycle(t *testing.T) {
 			}
 			return err
 		})
-		want := "trade.requested compliance.assessed trade.offered trade.counter_requested trade.offered trade.accepted compliance.assessed trade.agreed trade.verified trade.finalized trade.released"
+		want := "trade.requested compliance.assessed trade.offered trade.counter_requested trade.offered trade.accepted compliance.assessed trade.agreed trade.verified trade.finalized trade.released trade.certified"
 		if strings.Join(types, " ") != want {
 			t.Fatalf("filed:\n%s\nwant\n%s", strings.Join(types, " "), want)
 		}
@@ -498,4 +498,84 @@ func (w *world) oneDeal(ctx context.Context, r *mrand.Rand, mu *sync.Mutex, fini
 	*finished++
 	mu.Unlock()
 	return nil
+}
+
+// A completed export adds its PI subjects to the exporter's year-to-date counters
+// (R14); a terminated one does not.
+func TestCompletedExportsCount(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		// A product with the PI of 5,000 people: exported, R13's evidence is needed.
+		for _, kind := range []string{"pipia_report", "notice_declaration", "consent_declaration"} {
+			doc, err := w.cat.UploadAttachment(ctx, w.supplier, catalog.NewAttachment{Name: kind + ".pdf"}, strings.NewReader("%PDF "+kind))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.rules.RecordApproval(ctx, w.supplier, compliance.Approval{Kind: kind, Reference: kind + "-1",
+				ExporterID: w.supplier.ParticipantID, IssuedOn: "2026-01-05", EvidenceSHA256: doc.SHA256}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		revised := w.product.Details
+		revised.PISubjects = 5000
+		if _, err := w.cat.Revise(ctx, w.supplier, w.product.ID, revised); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []func() (catalog.Product, error){
+			func() (catalog.Product, error) { return w.cat.Submit(ctx, w.supplier, w.product.ID) },
+			func() (catalog.Product, error) { return w.cat.StartReview(ctx, w.operator, w.product.ID) },
+			func() (catalog.Product, error) { return w.cat.Approve(ctx, w.operator, w.product.ID) },
+		} {
+			if _, err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.fund(w.abroad, 10_000_000)
+		for i, complete := range []bool{true, false, true} {
+			d, err := w.deals.Request(ctx, w.abroad, trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !complete {
+				if _, err := w.deals.Terminate(ctx, w.abroad, d.ID, "not needed", ""); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			for _, step := range []func() (trade.Deal, error){
+				func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "") },
+				func() (trade.Deal, error) { return w.verify(ctx, w.abroad, d.ID) },
+				func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
+				func() (trade.Deal, error) { return w.deals.ConfirmDelivery(ctx, w.abroad, d.ID, "") },
+			} {
+				if _, err := step(); err != nil {
+					t.Fatalf("deal %d: %v", i, err)
+				}
+			}
+		}
+		c, err := w.rules.YearToDate(ctx, w.supplier, w.supplier.ParticipantID)
+		if err != nil || c.PISubjects != 10_000 {
+			t.Fatalf("counters after two completed exports of 5,000: %+v %v", c, err)
+		}
+		cert, err := w.deals.Certificate(ctx, w.abroad, firstCertified(t, w))
+		if err != nil || cert.Certificate.PISubjects != 5000 || cert.Certificate.RegistrationNumber != w.product.RegistrationNumber {
+			t.Fatalf("certificate: %+v %v", cert.Certificate, err)
+		}
+	})
+}
+
+func firstCertified(t *testing.T, w *world) string {
+	var id string
+	w.db.Read(context.Background(), func(tx *store.Tx) error {
+		fs, err := ledger.List(tx, ledger.Filter{Type: "trade.certified", Limit: 1})
+		if err == nil && len(fs) == 1 {
+			id = fs[0].Subjects[0]
+		}
+		return err
+	})
+	if id == "" {
+		t.Fatal("no certificate filed")
+	}
+	return id
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,18 +13,24 @@ import (
 	"time"
 
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/trade"
+	"github.com/gowebpki/jcs"
+	"golang.org/x/mod/sumdb/note"
 )
 
 const verifyUsage = `Usage:
   dataport verify -key VKEY [-entries] [-since FILE] [-witness WKEY ...] URL|DIR
   dataport verify -key VKEY -proof FILE [-entry FILE]
+  dataport verify -key VKEY -certificate FILE
 
 Checks a C2SP tlog-tiles log — dataport's (its /log prefix) or any other — from a URL
 or a local directory: the checkpoint's signature by VKEY, every tile against the signed
 root, with -entries every entry against its leaf, with -since that an earlier saved
 checkpoint is a prefix of this one. With -proof it checks a C2SP tlog-proof bundle
 offline: signed checkpoint, entry (the bundle's extra data, or -entry), inclusion.
-Exits 0 only when everything holds.
+With -certificate it checks a transaction certificate as GET /api/v1/deals/{id}/certificate
+gives it: the exchange's signature over the certificate, and that the certificate is the
+one filed in the log entry its tlog-proof proves. Exits 0 only when everything holds.
 `
 
 func verify(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -35,6 +42,7 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	since := fs.String("since", "", "file with an earlier signed checkpoint this one must extend")
 	proof := fs.String("proof", "", "a C2SP tlog-proof bundle to check offline")
 	entry := fs.String("entry", "", "with -proof: the entry, when the bundle carries none")
+	certificate := fs.String("certificate", "", "a transaction certificate with its proof (the JSON of GET /api/v1/deals/{id}/certificate)")
 	save := fs.String("save", "", "write the verified checkpoint to this file, for a later -since")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
 	var witnesses []ledger.Witness
@@ -63,6 +71,15 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
+	if *certificate != "" {
+		msg, err := verifyCertificate(*certificate, *key)
+		if err != nil {
+			return fmt.Errorf("verify: certificate: %v", err)
+		}
+		fmt.Fprintln(stdout, msg)
+		fmt.Fprintln(stdout, "OK")
+		return nil
+	}
 	if *proof != "" {
 		text, err := os.ReadFile(*proof)
 		if err != nil {
@@ -114,4 +131,56 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fmt.Fprintln(stdout, "OK")
 	return nil
+}
+
+// verifyCertificate checks a transaction certificate file offline: the exchange's
+// signed note over the certificate's canonical JSON, the tlog-proof of its filing
+// against a checkpoint signed by the same key, and that the filing carries exactly
+// this certificate.
+func verifyCertificate(path, vkey string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var f struct {
+		Canonical  string `json:"canonical"`
+		SignedNote string `json:"signed_note"`
+		FilingSeq  int64  `json:"filing_seq"`
+		Proof      string `json:"proof"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return "", fmt.Errorf("not a certificate file: %v", err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return "", fmt.Errorf("-key: %v", err)
+	}
+	n, err := note.Open([]byte(f.SignedNote), note.VerifierList(v))
+	if err != nil {
+		return "", fmt.Errorf("the exchange's signature: %v", err)
+	}
+	if n.Text != trade.CertificateKind+"\n"+f.Canonical+"\n" {
+		return "", errors.New("the signed note is not over this certificate")
+	}
+	if f.Proof == "" {
+		return "", errors.New("no proof yet: fetch the certificate again with ?wait=10 once a checkpoint covers its filing")
+	}
+	bundle, cp, err := ledger.VerifyProofBundle([]byte(f.Proof), vkey, nil)
+	if err != nil {
+		return "", fmt.Errorf("proof: %v", err)
+	}
+	var entry struct {
+		Type    string `json:"type"`
+		Payload struct {
+			Certificate json.RawMessage `json:"certificate"`
+		} `json:"payload"`
+	}
+	if err := json.Unmarshal(bundle.Extra, &entry); err != nil || entry.Type != "trade.certified" {
+		return "", errors.New("the proven log entry is not a certificate filing")
+	}
+	filed, err := jcs.Transform(entry.Payload.Certificate)
+	if err != nil || string(filed) != f.Canonical {
+		return "", errors.New("the proven filing carries another certificate")
+	}
+	return fmt.Sprintf("certificate: signed by the exchange and filed as entry %d of %s (checkpoint size %d)", bundle.Index, cp.Origin, cp.Size), nil
 }
