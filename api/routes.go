@@ -104,6 +104,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "confirm-delivery", "/api/v1/deals/{id}/confirm", "Confirm delivery (the buyer): escrow released to the supplier, the agent's commission and the exchange's fee", "trade", s.confirmDelivery)
 	get(s, "deal-certificate", "/api/v1/deals/{id}/certificate", "The transaction certificate of a completed deal, signed, with the C2SP tlog-proof of its filing (for dataport verify -certificate)", "trade", s.dealCertificate)
 	register(s, http.MethodPost, "fund-balance", "/api/v1/participants/{id}/funding", "Record money a participant paid in (operator, from the bank statement; Idempotency-Key required)", "trade", s.fund)
+	get(s, "entitlements", "/api/v1/participants/{id}/entitlements", "A buyer's entitlements from finalised deals: territory, term, uses left", "trade", s.entitlements)
 	get(s, "balances", "/api/v1/participants/{id}/balances", "A participant's balances, supplier receivables and commissions", "trade", s.balances)
 
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).

@@ -190,3 +190,19 @@ func (s *Server) dealCertificate(ctx context.Context, in *dealCertificateInput) 
 	}
 	return out, nil
 }
+
+type entitlementsOutput struct {
+	Body struct {
+		Items []trade.Entitlement `json:"items"`
+	}
+}
+
+func (s *Server) entitlements(ctx context.Context, in *participantPath) (*entitlementsOutput, error) {
+	es, err := s.Trade.Entitlements(ctx, actorOf(ctx), in.ID)
+	if err != nil {
+		return nil, s.problem(err)
+	}
+	out := &entitlementsOutput{}
+	out.Body.Items = es
+	return out, nil
+}

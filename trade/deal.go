@@ -584,6 +584,9 @@ func (s *Service) Finalize(ctx context.Context, actor dataport.Actor, id string)
 			return nil, dataport.Errorf(op, dataport.KindConflict, "deal %s changed while it was being finalised; try again", d.ID)
 		}
 		d.Countersignature, d.BundleSHA256 = signed, stored
+		if err := grant(tx, s.reg, d); err != nil {
+			return nil, dataport.Internal(op, err)
+		}
 		return map[string]any{"contract_sha256": d.ContractSHA256, "bundle_sha256": stored, "countersignature": signed}, nil
 	})
 }

@@ -186,7 +186,7 @@ func TestDealLifecycle(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
 		w := setup(t, engine)
 		ctx := context.Background()
-		req := trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api", Price: 800_000}
+		req := trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api", Price: 800_000, MaxUses: 2}
 		_, err := w.deals.Request(ctx, w.buyer, req)
 		is(t, err, dataport.KindConflict, "balance") // nothing to hold yet
 		w.fund(w.buyer, 2_000_000)
@@ -299,6 +299,31 @@ func TestDealLifecycle(t *testing.T) {
 		if d.BundleSHA256 == "" {
 			t.Fatal("the signed contract is not stored")
 		}
+		// The entitlement: in the buyer's territory, twice, paused while a party is
+		// suspended.
+		_, err = w.deals.Use(ctx, w.buyer, d.ID, trade.Access{Kind: "download", Territory: "US", Object: "rates.csv"})
+		is(t, err, dataport.KindForbidden, "allows use in CN")
+		_, err = w.deals.Use(ctx, w.supplier, d.ID, trade.Access{Kind: "download", Territory: "CN"})
+		is(t, err, dataport.KindForbidden, "buyer's")
+		if e, err := w.deals.Use(ctx, w.buyer, d.ID, trade.Access{Kind: "download", Territory: "CN", Object: "rates.csv"}); err != nil || e.Uses != 1 || e.Revision != d.Revision {
+			t.Fatalf("use: %+v %v", e, err)
+		}
+		if _, err := w.reg.Suspend(ctx, w.operator, w.supplier.ParticipantID, "audit"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.deals.Use(ctx, w.buyer, d.ID, trade.Access{Kind: "download", Territory: "CN"})
+		is(t, err, dataport.KindForbidden, "paused")
+		if _, err := w.reg.Resume(ctx, w.operator, w.supplier.ParticipantID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := w.deals.Use(ctx, w.buyer, d.ID, trade.Access{Kind: "call", Territory: "CN"}); err != nil || e.Uses != 2 {
+			t.Fatalf("second use: %+v %v", e, err)
+		}
+		_, err = w.deals.Use(ctx, w.buyer, d.ID, trade.Access{Kind: "download", Territory: "CN"})
+		is(t, err, dataport.KindForbidden, "all 2 uses")
+		if es, err := w.deals.Entitlements(ctx, w.buyer, w.buyer.ParticipantID); err != nil || len(es) != 1 || es[0].Uses != 2 {
+			t.Fatalf("entitlements: %+v %v", es, err)
+		}
 		_, err = w.deals.Terminate(ctx, w.buyer, d.ID, "changed my mind", "")
 		is(t, err, dataport.KindConflict, "FINALIZED")
 		if d, err = w.deals.ConfirmDelivery(ctx, w.buyer, d.ID, "confirm-1"); err != nil || d.Settled != "released" {
@@ -323,7 +348,7 @@ func TestDealLifecycle(t *testing.T) {
 			}
 			return err
 		})
-		want := "trade.requested compliance.assessed trade.offered trade.counter_requested trade.offered trade.accepted compliance.assessed trade.agreed trade.verified trade.finalized trade.released trade.certified"
+		want := "trade.requested compliance.assessed trade.offered trade.counter_requested trade.offered trade.accepted compliance.assessed trade.agreed trade.verified trade.finalized trade.used trade.used trade.released trade.certified"
 		if strings.Join(types, " ") != want {
 			t.Fatalf("filed:\n%s\nwant\n%s", strings.Join(types, " "), want)
 		}
