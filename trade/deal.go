@@ -361,7 +361,11 @@ func (s *Service) step(ctx context.Context, op string, actor dataport.Actor, id,
 			}
 		}
 		if m == nil {
-			return dataport.Errorf(op, dataport.KindConflict, "deal %s is %s: %s is not allowed; allowed: %s", d.ID, d.State, name, strings.Join(allowed(d.State), ", "))
+			now := strings.Join(allowed(d.State), ", ")
+			if now == "" {
+				now = "none, the negotiation is over"
+			}
+			return dataport.Errorf(op, dataport.KindConflict, "deal %s is %s: %s is not allowed; allowed: %s", d.ID, d.State, name, now)
 		}
 		isConsumer, isProvider := actor.ParticipantID == d.BuyerID, actor.ParticipantID == d.ProviderID
 		if m.by == consumer && !isConsumer || m.by == provider && !isProvider || m.by == either && !isConsumer && !isProvider {
