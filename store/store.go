@@ -130,6 +130,10 @@ func (db *DB) openSQLite(path string) error {
 		return err
 	}
 	r.SetMaxOpenConns(8)
+	// Keep every reader open: database/sql keeps 2 idle by default, so under load the
+	// others were closed and reopened, and each new SQLite connection parses the
+	// whole schema again.
+	r.SetMaxIdleConns(8)
 	db.engine, db.write, db.read = SQLite, w, r
 	return nil
 }
@@ -140,7 +144,7 @@ func (db *DB) openPostgres(dsn string) error {
 		return err
 	}
 	p.SetMaxOpenConns(32)
-	p.SetMaxIdleConns(16)
+	p.SetMaxIdleConns(32) // reopening a PostgreSQL connection costs a round trip and a backend
 	p.SetConnMaxIdleTime(5 * time.Minute)
 	db.engine, db.write, db.read = Postgres, p, p
 	return nil
