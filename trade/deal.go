@@ -85,10 +85,13 @@ type Assessor interface {
 	CountCompleted(tx *store.Tx, assessmentID string) error
 }
 
-// Options set the exchange's cut.
+// Options set the exchange's cut and the acceptance window.
 type Options struct {
 	FeeBasisPoints        int64 // the exchange's fee, of the price
 	CommissionBasisPoints int64 // the agent's commission, of the price, for a foreign supplier's deals
+	// AcceptanceWindow is how long after finalisation the buyer has to confirm
+	// delivery or end the deal before the escrow is released anyway; 0: never.
+	AcceptanceWindow time.Duration
 }
 
 // Service runs deals.
@@ -623,30 +626,104 @@ func (s *Service) ConfirmDelivery(ctx context.Context, actor dataport.Actor, id,
 		if d.State != Finalized || d.Settled != "held" {
 			return dataport.Errorf(op, dataport.KindConflict, "deal %s is %s (money %s): delivery is confirmed on a finalized deal with money held", d.ID, d.State, d.Settled)
 		}
-		price := d.Held.Amount
-		fee := price * s.opts.FeeBasisPoints / 10000
-		commission := int64(0)
-		if d.AgentID != "" {
-			commission = price * s.opts.CommissionBasisPoints / 10000
-		}
-		lines := []Line{{Account: "escrow", Amount: -price}, {Account: "supplier:" + d.SupplierID, Amount: price - fee - commission},
-			{Account: "fee:exchange", Amount: fee}}
-		if commission > 0 {
-			lines = append(lines, Line{Account: "commission:" + d.AgentID, Amount: commission})
-		}
-		posting, err := post(tx, actor, "release", d.ID, key, d.Held.Currency, lines)
+		return s.release(tx, op, actor, d, key, "confirmed by the buyer")
+	})
+}
+
+// release pays out a finalized deal's escrow — to the supplier, less the agent's
+// commission and the exchange's fee — and issues the transaction certificate.
+func (s *Service) release(tx *store.Tx, op string, actor dataport.Actor, d *Deal, key, why string) error {
+	price := d.Held.Amount
+	fee := price * s.opts.FeeBasisPoints / 10000
+	commission := int64(0)
+	if d.AgentID != "" {
+		commission = price * s.opts.CommissionBasisPoints / 10000
+	}
+	lines := []Line{{Account: "escrow", Amount: -price}, {Account: "supplier:" + d.SupplierID, Amount: price - fee - commission},
+		{Account: "fee:exchange", Amount: fee}}
+	if commission > 0 {
+		lines = append(lines, Line{Account: "commission:" + d.AgentID, Amount: commission})
+	}
+	posting, err := post(tx, actor, "release", d.ID, key, d.Held.Currency, lines)
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	d.Settled, d.Held.Amount = "released", 0
+	if err := update(tx, d); err != nil {
+		return dataport.Internal(op, err)
+	}
+	if err := fileDeal(tx, actor, "trade.released", d, map[string]any{"posting_id": posting, "lines": lines, "why": why}); err != nil {
+		return err
+	}
+	return s.certify(tx, actor, d, posting, lines)
+}
+
+// ReleaseDue releases the escrow of finalized deals whose buyer neither confirmed
+// delivery nor ended them within the acceptance window after finalisation, as the
+// exchange; it returns how many it released. Any server may run it: each release
+// re-checks the deal in its own transaction, so two servers never pay twice.
+func (s *Service) ReleaseDue(ctx context.Context) (int, error) {
+	const op = "trade.ReleaseDue"
+	if s.opts.AcceptanceWindow <= 0 {
+		return 0, nil
+	}
+	var ids []string
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(`SELECT id FROM deals WHERE state = 'FINALIZED' AND settled = 'held' AND updated_at <= $1 ORDER BY updated_at LIMIT 100`,
+			store.FormatTime(tx.Now().Add(-s.opts.AcceptanceWindow)))
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
-		d.Settled, d.Held.Amount = "released", 0
-		if err := update(tx, d); err != nil {
-			return dataport.Internal(op, err)
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return dataport.Internal(op, err)
+			}
+			ids = append(ids, id)
 		}
-		if err := fileDeal(tx, actor, "trade.released", d, map[string]any{"posting_id": posting, "lines": lines}); err != nil {
-			return err
-		}
-		return s.certify(tx, actor, d, posting, lines)
+		return rows.Err()
 	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.db.Write(ctx, func(tx *store.Tx) error {
+			d, err := get(tx, op, dataport.System, id)
+			if err != nil {
+				return err
+			}
+			if d.State != Finalized || d.Settled != "held" || d.UpdatedAt.After(tx.Now().Add(-s.opts.AcceptanceWindow)) {
+				return errReplayed // settled meanwhile
+			}
+			if paused(tx, op, &d) != nil {
+				return errReplayed // a party is suspended: the money waits
+			}
+			return s.release(tx, op, dataport.System, &d, "", "the acceptance window passed")
+		})
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, errReplayed):
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Run releases due escrows until ctx ends, looking every interval.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.ReleaseDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Get reads a deal: its parties (buyer, supplier, agent), the operator and regulators.

@@ -28,6 +28,7 @@ import (
 type world struct {
 	t        testing.TB
 	db       *store.DB
+	clock    *dataport.FixedClock
 	reg      *registry.Service
 	rules    *compliance.Service
 	cat      *catalog.Service
@@ -75,7 +76,8 @@ func uscc(t testing.TB, first17 string) string {
 
 func setup(t testing.TB, engine store.Engine) *world {
 	ctx := context.Background()
-	db := storetest.Open(t, engine, store.Options{Clock: dataport.NewFixedClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))})
+	clock := dataport.NewFixedClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	db := storetest.Open(t, engine, store.Options{Clock: clock})
 	reg := registry.New(db)
 	_, token, _, err := reg.Bootstrap(ctx, registry.OperatorIdentity{LegalName: dataport.Bilingual{Zh: "测试交易所"}})
 	if err != nil {
@@ -91,9 +93,9 @@ func setup(t testing.TB, engine store.Engine) *world {
 		t.Fatal(err)
 	}
 	blobs, _ := blob.OpenFS(t.TempDir())
-	w := &world{t: t, db: db, reg: reg, rules: rules, cat: catalog.New(db, reg, blobs, rules), log: lg,
+	w := &world{t: t, db: db, clock: clock, reg: reg, rules: rules, cat: catalog.New(db, reg, blobs, rules), log: lg,
 		keys: map[string]ed25519.PrivateKey{}, keyIDs: map[string]string{}}
-	w.deals = trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500})
+	w.deals = trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500, AcceptanceWindow: 72 * time.Hour})
 	w.operator, _ = reg.Authenticate(ctx, token)
 	member := func(n registry.NewParticipant) dataport.Actor {
 		p, err := reg.CreateParticipant(ctx, w.operator, n)
@@ -603,4 +605,46 @@ func firstCertified(t *testing.T, w *world) string {
 		t.Fatal("no certificate filed")
 	}
 	return id
+}
+
+// A buyer that neither confirms delivery nor ends the deal: the escrow is released
+// when the acceptance window has passed, once, with the certificate.
+func TestReleaseAfterTheAcceptanceWindow(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := setup(t, engine)
+		ctx := context.Background()
+		w.fund(w.buyer, 2_000_000)
+		d, err := w.deals.Request(ctx, w.buyer, trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []func() (trade.Deal, error){
+			func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "") },
+			func() (trade.Deal, error) { return w.verify(ctx, w.buyer, d.ID) },
+			func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
+		} {
+			if _, err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.clock.Advance(71 * time.Hour)
+		if n, err := w.deals.ReleaseDue(ctx); err != nil || n != 0 {
+			t.Fatalf("released %d within the window: %v", n, err)
+		}
+		w.clock.Advance(2 * time.Hour)
+		if n, err := w.deals.ReleaseDue(ctx); err != nil || n != 1 {
+			t.Fatalf("released %d after the window: %v", n, err)
+		}
+		if n, _ := w.deals.ReleaseDue(ctx); n != 0 {
+			t.Fatal("released twice")
+		}
+		got, _ := w.deals.Get(ctx, w.buyer, d.ID)
+		if got.Settled != "released" || w.balance("supplier:"+w.supplier.ParticipantID) != 990_000 || w.balance("escrow") != 0 {
+			t.Fatalf("after the window: %+v, supplier %d", got, w.balance("supplier:"+w.supplier.ParticipantID))
+		}
+		if _, err := w.deals.Certificate(ctx, w.buyer, d.ID); err != nil {
+			t.Fatalf("certificate: %v", err)
+		}
+		w.booksBalance()
+	})
 }

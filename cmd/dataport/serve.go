@@ -67,6 +67,7 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", getenv("DATAPORT_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks be plain http:// and inside private networks: for local testing only (DATAPORT_WEBHOOKS_ALLOW_PRIVATE=true)")
 	fs.Int64Var(&c.fees.FeeBasisPoints, "fee-bps", envInt(getenv, "DATAPORT_FEE_BPS", 100), "the exchange's fee on each deal, in basis points (DATAPORT_FEE_BPS)")
 	fs.Int64Var(&c.fees.CommissionBasisPoints, "agent-commission-bps", envInt(getenv, "DATAPORT_AGENT_COMMISSION_BPS", 500), "an agent's commission on a foreign supplier's deals, in basis points (DATAPORT_AGENT_COMMISSION_BPS)")
+	fs.DurationVar(&c.fees.AcceptanceWindow, "acceptance-window", envDuration(getenv, "DATAPORT_ACCEPTANCE_WINDOW", 7*24*time.Hour), "how long after finalisation a buyer has to confirm delivery before the escrow is released anyway (DATAPORT_ACCEPTANCE_WINDOW)")
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
@@ -87,6 +88,13 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.StringVar(&c.operator.LegalName.Zh, "operator-name-zh", env("DATAPORT_OPERATOR_NAME_ZH", "数据交易所"), "the operator's Chinese legal name, used at first start")
 	fs.StringVar(&c.operator.LegalName.En, "operator-name-en", env("DATAPORT_OPERATOR_NAME_EN", "Data Exchange"), "the operator's English legal name, used at first start")
 	fs.StringVar(&c.operator.USCC, "operator-uscc", getenv("DATAPORT_OPERATOR_USCC"), "the operator's unified social credit code, used at first start")
+}
+
+func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(getenv(name)); err == nil {
+		return v
+	}
+	return def
 }
 
 func envInt(getenv func(string) string, name string, def int64) int64 {
@@ -298,6 +306,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
+	deals := trade.New(db, reg, engine, ledgerLog, blobs, c.fees)
+	releasing, stopReleasing := context.WithCancel(context.WithoutCancel(ctx))
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		deals.Run(releasing, time.Minute)
+	}()
+	defer func() { stopReleasing(); <-released }()
 	delivering, stopDelivering := context.WithCancel(context.WithoutCancel(ctx))
 	delivered := make(chan struct{})
 	go func() {
@@ -315,7 +331,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
-			Trade: trade.New(db, reg, engine, ledgerLog, blobs, c.fees), Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Trade: deals, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
