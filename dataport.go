@@ -9,6 +9,7 @@ package dataport
 
 import (
 	"crypto/rand"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,15 @@ func (a Actor) Has(roles ...Role) bool {
 	}
 	return false
 }
+
+// China is the exchange's calendar: registration years, the rules' days and
+// calendar years (R14), contract terms are counted in China Standard Time.
+var China = time.FixedZone("CST", 8*3600)
+
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// IsCurrency reports whether code has the form of an ISO 4217 code, such as CNY.
+func IsCurrency(code string) bool { return currencyCode.MatchString(code) }
 
 // Money is an amount in integer minor units (fen, cents) of an ISO 4217 currency.
 // Money is never a float (ARCHITECTURE principle 5).

@@ -25,18 +25,8 @@ func (s *Service) SuspensionCascade(tx *store.Tx, actor dataport.Actor, particip
 	if !suspended {
 		arg = cascadePrefix + participantID
 	}
-	rows, err := tx.Query(`SELECT id FROM products WHERE `+where+` ORDER BY id`, arg)
+	ids, err := tx.Strings(`SELECT id FROM products WHERE `+where+` ORDER BY id`, arg)
 	if err != nil {
-		return dataport.Internal(op, err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return dataport.Internal(op, err)
 	}
 	for _, id := range ids {

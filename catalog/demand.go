@@ -94,7 +94,7 @@ func (s *Service) PostDemand(ctx context.Context, actor dataport.Actor, n NewDem
 		if n.Category != "" && !categoryName.MatchString(n.Category) {
 			p.Add("category", "a lower-case category name such as energy")
 		}
-		if !currencyCode.MatchString(n.Currency) {
+		if !dataport.IsCurrency(n.Currency) {
 			p.Add("currency", "an ISO 4217 code such as CNY")
 		}
 		if n.BudgetMin < 0 || n.BudgetMax < 0 || (n.BudgetMax > 0 && n.BudgetMax < n.BudgetMin) {
@@ -302,21 +302,11 @@ func fit(d *Demand, p *Product, terms []string) (Match, bool) {
 // notifyDemands tells the buyers of open demands that a newly listed product fits
 // them, in the same transaction as the listing.
 func notifyDemands(tx *store.Tx, p *Product) error {
-	rows, err := tx.Query(`SELECT id FROM demands WHERE status = 'open' ORDER BY id`)
+	ids, err := tx.Strings(`SELECT id FROM demands WHERE status = 'open' ORDER BY id`)
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	today := tx.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+	today := tx.Now().In(dataport.China).Format(time.DateOnly)
 	for _, id := range ids {
 		d, err := getDemand(tx, "catalog.notifyDemands", id)
 		if err != nil {

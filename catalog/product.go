@@ -182,7 +182,6 @@ var (
 	enumGrade     = set("core", "important", "general")
 	enumMechanism = set("", "security_assessment", "standard_contract", "certification", "exempt", "negative_list")
 	enumAttach    = set("compliance_report", "product_description", "quality_report")
-	currencyCode  = regexp.MustCompile(`^[A-Z]{3}$`)
 	sha256Hex     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	categoryName  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
 )
@@ -238,7 +237,7 @@ func (d *Details) validate(p *dataport.Problems) {
 		if plan.Price.Amount < 0 {
 			p.Add(at+".price.amount", "a price is not negative")
 		}
-		if !currencyCode.MatchString(plan.Price.Currency) {
+		if !dataport.IsCurrency(plan.Price.Currency) {
 			p.Add(at+".price.currency", "an ISO 4217 code such as CNY or USD")
 		}
 		if plan.Kind == "subscription" && !enumPeriod[plan.Period] {

@@ -60,7 +60,7 @@ func (s *Service) MakeQuote(ctx context.Context, actor dataport.Actor, demandID 
 		if n.Price.Amount < 0 {
 			p.Add("price.amount", "a price is not negative")
 		}
-		if !currencyCode.MatchString(n.Price.Currency) {
+		if !dataport.IsCurrency(n.Price.Currency) {
 			p.Add("price.currency", "an ISO 4217 code such as CNY")
 		}
 		n.Message = strings.TrimSpace(n.Message)
@@ -157,17 +157,10 @@ func (s *Service) Quotes(ctx context.Context, actor dataport.Actor, demandID str
 		if err != nil {
 			return err
 		}
-		rows, err := tx.Query(`SELECT id FROM quotes WHERE demand_id = $1 ORDER BY id`, d.ID)
+		ids, err := tx.Strings(`SELECT id FROM quotes WHERE demand_id = $1 ORDER BY id`, d.ID)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for _, id := range ids {
 			q, err := getQuote(tx, op, id)
 			if err != nil {

@@ -520,7 +520,7 @@ func (s *Service) addRevision(tx *store.Tx, op string, actor dataport.Actor, p *
 // nextRegistration issues the next registration number of the year (China time):
 // DP-2026-000123.
 func nextRegistration(tx *store.Tx, now time.Time) (string, error) {
-	year := now.In(time.FixedZone("CST", 8*3600)).Year()
+	year := now.In(dataport.China).Year()
 	if _, err := tx.Exec(`INSERT INTO registration_sequence (year, last) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING`, year); err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -72,7 +73,7 @@ func (a *Approval) validate(p *dataport.Problems) {
 	if a.Extended && a.Kind != "security_assessment" {
 		p.Add("extended", "only security assessments are extended")
 	}
-	if !blobAddress.MatchString(a.EvidenceSHA256) {
+	if !blob.ValidAddress(a.EvidenceSHA256) {
 		p.Add("evidence_sha256", "the SHA-256 of the evidence, uploaded as an attachment first")
 	}
 	for i, r := range a.Recipients {

@@ -8,7 +8,6 @@ package compliance
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 
 	"github.com/dataport/dataport"
@@ -165,5 +164,3 @@ func nonEmpty(xs []string) []string {
 	}
 	return out
 }
-
-var blobAddress = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,10 +95,10 @@ func (s *Service) Assess(ctx context.Context, actor dataport.Actor, products Pro
 		return Assessment{}, err
 	}
 	var probs dataport.Problems
-	if ref.Purpose != "" && !contains(purposes, ref.Purpose) {
+	if ref.Purpose != "" && !slices.Contains(purposes, ref.Purpose) {
 		probs.Add("reference.purpose", "one of %v", nonEmpty(purposes))
 	}
-	if ref.DeliveryMode != "" && !contains(modes, ref.DeliveryMode) {
+	if ref.DeliveryMode != "" && !slices.Contains(modes, ref.DeliveryMode) {
 		probs.Add("reference.delivery_mode", "one of %v", nonEmpty(modes))
 	}
 	if err := probs.Err(op); err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type Service struct {
 }
 
 // china is the calendar the rules count days and years in.
-var china = time.FixedZone("CST", 8*3600)
+var china = dataport.China
 
 // Today is the date in China of t.
 func Today(t time.Time) time.Time { return day(t.In(china)) }
@@ -239,17 +240,10 @@ func (s *Service) Packs(ctx context.Context, actor dataport.Actor) ([]PackInfo, 
 	}
 	out := []PackInfo{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT version FROM rule_packs ORDER BY uploaded_at DESC, version`)
+		vs, err := tx.Strings(`SELECT version FROM rule_packs ORDER BY uploaded_at DESC, version`)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
-		var vs []string
-		for rows.Next() {
-			var v string
-			rows.Scan(&v)
-			vs = append(vs, v)
-		}
-		rows.Close()
 		for _, v := range vs {
 			pi, err := packInfo(tx, v)
 			if err != nil {
@@ -388,7 +382,7 @@ func (s *Service) File(tx *store.Tx, actor dataport.Actor, subjectID string, f F
 	}
 	subjects := []string{a.ID}
 	for _, id := range []string{subjectID, f.Exporter.ID, f.Supplier.ID, f.Agent.ID} {
-		if id != "" && !contains(subjects, id) {
+		if id != "" && !slices.Contains(subjects, id) {
 			subjects = append(subjects, id)
 		}
 	}
@@ -400,15 +394,6 @@ func (s *Service) File(tx *store.Tx, actor dataport.Actor, subjectID string, f F
 	}
 	a.FilingSeq = seq.Seq
 	return a, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // ytd reads an exporter's counters for the calendar year of now in China (R14): they

@@ -113,7 +113,7 @@ func (p Participant) Whitelisted(now time.Time) bool {
 	return now.In(chinaTime).Format(time.DateOnly) <= p.Whitelist.ValidUntil
 }
 
-var chinaTime = time.FixedZone("CST", 8*60*60)
+var chinaTime = dataport.China
 
 // NewParticipant is what the operator submits to register an organisation.
 type NewParticipant struct {

@@ -323,6 +323,25 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
+// Strings runs a query that returns one text column and collects it: the list of
+// ids most loops over records start from.
+func (tx *Tx) Strings(query string, args ...any) ([]string, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 // NoteFiling records that a filing was written in this transaction. The ledger calls
 // it; nothing else should.
 func (tx *Tx) NoteFiling() { tx.filed++ }

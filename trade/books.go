@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/ledger"
@@ -92,7 +91,7 @@ func (s *Service) Fund(ctx context.Context, actor dataport.Actor, participantID 
 	if amount.Amount <= 0 {
 		p.Add("amount.amount", "a positive amount in minor units")
 	}
-	if !currencyCode.MatchString(amount.Currency) {
+	if !dataport.IsCurrency(amount.Currency) {
 		p.Add("amount.currency", "an ISO 4217 code such as CNY")
 	}
 	if key == "" || len(key) > 200 {
@@ -149,8 +148,6 @@ func (s *Service) Fund(ctx context.Context, actor dataport.Actor, participantID 
 // errReplayed rolls back a transaction that only looked: a retried request files
 // nothing new.
 var errReplayed = errors.New("a retried request")
-
-var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // idempotent looks up key for the actor: "" when unused; the result id when the same
 // operation used it; a conflict when another did.

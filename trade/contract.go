@@ -131,7 +131,7 @@ func contractDocument(tx *store.Tx, reg participants, d *Deal, p *catalog.Produc
 	return string(canon), hex.EncodeToString(sum[:]), nil
 }
 
-var china = time.FixedZone("CST", 8*3600)
+var china = dataport.China
 
 // assessmentBasis is what the contract records of the assessment: not its id or
 // time, which change with every assessment, but what it decided and on what.

@@ -127,17 +127,10 @@ func (s *Service) Entitlements(ctx context.Context, actor dataport.Actor, buyerI
 	}
 	out := []Entitlement{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT deal_id FROM entitlements WHERE buyer_id = $1 ORDER BY id`, buyerID)
+		ids, err := tx.Strings(`SELECT deal_id FROM entitlements WHERE buyer_id = $1 ORDER BY id`, buyerID)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for _, id := range ids {
 			e, err := entitlementOf(tx, op, id)
 			if err != nil {
