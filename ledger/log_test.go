@@ -318,7 +318,9 @@ func TestVerifyFindsTampering(t *testing.T) {
 
 	// One stored leaf hash in a full tile.
 	l = tamper(`DROP TRIGGER log_hashes_no_update`,
-		`UPDATE log_hashes SET hash = '00' || substr(hash, 3) WHERE id = 10`)
+		// Flip the first byte whatever it is: a hash that already starts 00 (1 in 256)
+		// would otherwise be left unchanged.
+		`UPDATE log_hashes SET hash = CASE WHEN substr(hash, 1, 2) = '00' THEN 'ff' ELSE '00' END || substr(hash, 3) WHERE id = 10`)
 	_, err = ledger.VerifyLog(ctx, logSource{l}, ledger.VerifyOptions{Key: vkey})
 	if err == nil || !strings.Contains(err.Error(), "tile/0/000 hashes to") {
 		t.Fatalf("altered tile: %v", err)
