@@ -837,3 +837,25 @@ func ListedProduct(tx *store.Tx, id string) (Product, error) {
 	p.publicView()
 	return p, nil
 }
+
+// ProductAt reads, in tx, a product with the details of revision rev (0: the latest)
+// whatever its status, for the capabilities that act for its parties: delivery checks
+// who may add files to a revision. Callers check permissions themselves.
+func ProductAt(tx *store.Tx, id string, rev int64) (Product, error) {
+	const op = "catalog.ProductAt"
+	p, err := get(tx, op, id, 0)
+	if err != nil {
+		return Product{}, err
+	}
+	if rev < 0 || rev > p.LatestRevision {
+		return Product{}, dataport.Errorf(op, dataport.KindNotFound, "product %s has no revision %d", id, rev)
+	}
+	if rev == 0 || rev == p.LatestRevision {
+		return p, nil
+	}
+	return get(tx, op, id, rev)
+}
+
+// CanRead reports whether actor may see every revision of p: its supplier, its agent,
+// the operator and regulators.
+func CanRead(actor dataport.Actor, p *Product) bool { return canRead(actor, p) }

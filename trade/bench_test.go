@@ -7,6 +7,7 @@ import (
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/store/storetest"
 	"github.com/dataport/dataport/trade"
+	"github.com/dataport/dataport/trade/tradetest"
 )
 
 // BenchmarkDealLifecycle runs whole deals — request, agree, verify, finalize,
@@ -14,23 +15,23 @@ import (
 // goroutines at once; deals/s is b.N over the time taken.
 func BenchmarkDealLifecycle(b *testing.B) {
 	storetest.ForEachEngine(b, func(b *testing.B, engine store.Engine) {
-		w := setup(b, engine)
+		w := tradetest.New(b, engine)
 		ctx := context.Background()
-		w.fund(w.buyer, int64(b.N+1)*1_000_000)
+		w.Fund(w.Buyer, int64(b.N+1)*1_000_000)
 		b.SetParallelism(16)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				d, err := w.deals.Request(ctx, w.buyer, trade.NewDeal{ProductID: w.product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api"})
+				d, err := w.Deals.Request(ctx, w.Buyer, trade.NewDeal{ProductID: w.Product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api"})
 				if err != nil {
 					b.Error(err)
 					return
 				}
 				for _, step := range []func() (trade.Deal, error){
-					func() (trade.Deal, error) { return w.agree(ctx, w.supplier, d.ID, "") },
-					func() (trade.Deal, error) { return w.verify(ctx, w.buyer, d.ID) },
-					func() (trade.Deal, error) { return w.deals.Finalize(ctx, w.supplier, d.ID) },
-					func() (trade.Deal, error) { return w.deals.ConfirmDelivery(ctx, w.buyer, d.ID, "") },
+					func() (trade.Deal, error) { return w.Agree(ctx, w.Supplier, d.ID, "") },
+					func() (trade.Deal, error) { return w.Verify(ctx, w.Buyer, d.ID) },
+					func() (trade.Deal, error) { return w.Deals.Finalize(ctx, w.Supplier, d.ID) },
+					func() (trade.Deal, error) { return w.Deals.ConfirmDelivery(ctx, w.Buyer, d.ID, "") },
 				} {
 					if _, err := step(); err != nil {
 						b.Error(err)

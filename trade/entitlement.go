@@ -49,6 +49,8 @@ type Access struct {
 	Kind      string `json:"kind" enum:"download,call"`
 	Territory string `json:"territory" doc:"where the buyer uses it (ISO 3166-1 alpha-2)"`
 	Object    string `json:"object,omitempty" doc:"what is delivered: a file's path or an API operation"`
+	// Resume marks an access that continues one already counted.
+	Resume bool `json:"-"`
 }
 
 // Use is the one question delivery asks: may the buyer use its entitlement from deal
@@ -57,49 +59,63 @@ type Access struct {
 // buyer, the supplier or the agent pauses the entitlement (KindForbidden) until it is
 // lifted.
 func (s *Service) Use(ctx context.Context, actor dataport.Actor, dealID string, a Access) (Entitlement, error) {
+	var e Entitlement
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		e, err = UseIn(tx, actor, dealID, a)
+		return err
+	})
+	return e, err
+}
+
+// UseIn is Use inside the caller's transaction, so that delivery records what it
+// delivers in the same commit as the use it counts. With a.Resume the terms are
+// checked but no use is counted or filed: the access continues one already counted
+// (a download resumed with a Range request).
+func UseIn(tx *store.Tx, actor dataport.Actor, dealID string, a Access) (Entitlement, error) {
 	const op = "trade.Use"
 	if actor.Anonymous() {
 		return Entitlement{}, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
 	}
-	var e Entitlement
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		d, err := get(tx, op, actor, dealID)
-		if err != nil {
-			return err
+	d, err := get(tx, op, actor, dealID)
+	if err != nil {
+		return Entitlement{}, err
+	}
+	if actor.ParticipantID != d.BuyerID {
+		return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "the entitlement is the buyer's")
+	}
+	for _, p := range []string{d.BuyerID, d.SupplierID, d.AgentID} {
+		if p == "" {
+			continue
 		}
-		if actor.ParticipantID != d.BuyerID {
-			return dataport.Errorf(op, dataport.KindForbidden, "the entitlement is the buyer's")
+		if err := registry.CheckActive(tx, p); err != nil {
+			return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "the entitlement is paused: participant %s is suspended", p)
 		}
-		for _, p := range []string{d.BuyerID, d.SupplierID, d.AgentID} {
-			if p == "" {
-				continue
-			}
-			if err := registry.CheckActive(tx, p); err != nil {
-				return dataport.Errorf(op, dataport.KindForbidden, "the entitlement is paused: participant %s is suspended", p)
-			}
-		}
-		if e, err = entitlementOf(tx, op, dealID); err != nil {
-			return err
-		}
-		today := tx.Now().In(china).Format(time.DateOnly)
-		switch {
-		case today < e.StartsOn || today > e.EndsOn:
-			return dataport.Errorf(op, dataport.KindForbidden, "the entitlement runs from %s to %s", e.StartsOn, e.EndsOn)
-		case e.Uses >= e.MaxUses:
-			return dataport.Errorf(op, dataport.KindForbidden, "all %d uses the contract allows are used", e.MaxUses)
-		case a.Territory != e.Territory:
-			return dataport.Errorf(op, dataport.KindForbidden, "the contract allows use in %s, not %q", e.Territory, a.Territory)
-		case a.Kind != "download" && a.Kind != "call":
-			return dataport.Invalid(op, dataport.FieldProblem{Field: "kind", Message: "download or call"})
-		}
-		e.Uses++
-		if _, err := tx.Exec(`UPDATE entitlements SET uses = $2, updated_at = $3 WHERE id = $1`, e.ID, e.Uses, store.FormatTime(tx.Now())); err != nil {
-			return dataport.Internal(op, err)
-		}
-		_, err = ledger.File(tx, actor, ledger.Change{Type: "trade.used", Subjects: []string{d.ID, e.ID, d.BuyerID},
-			Payload: map[string]any{"deal_id": d.ID, "entitlement_id": e.ID, "kind": a.Kind, "object": a.Object, "use": e.Uses, "of": e.MaxUses}})
-		return err
-	})
+	}
+	e, err := entitlementOf(tx, op, dealID)
+	if err != nil {
+		return Entitlement{}, err
+	}
+	today := tx.Now().In(china).Format(time.DateOnly)
+	switch {
+	case today < e.StartsOn || today > e.EndsOn:
+		return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "the entitlement runs from %s to %s", e.StartsOn, e.EndsOn)
+	case !a.Resume && e.Uses >= e.MaxUses:
+		return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "all %d uses the contract allows are used", e.MaxUses)
+	case a.Territory != e.Territory:
+		return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "the contract allows use in %s, not %q", e.Territory, a.Territory)
+	case a.Kind != "download" && a.Kind != "call":
+		return Entitlement{}, dataport.Invalid(op, dataport.FieldProblem{Field: "kind", Message: "download or call"})
+	}
+	if a.Resume {
+		return e, nil
+	}
+	e.Uses++
+	if _, err := tx.Exec(`UPDATE entitlements SET uses = $2, updated_at = $3 WHERE id = $1`, e.ID, e.Uses, store.FormatTime(tx.Now())); err != nil {
+		return Entitlement{}, dataport.Internal(op, err)
+	}
+	_, err = ledger.File(tx, actor, ledger.Change{Type: "trade.used", Subjects: []string{d.ID, e.ID, d.BuyerID},
+		Payload: map[string]any{"deal_id": d.ID, "entitlement_id": e.ID, "kind": a.Kind, "object": a.Object, "use": e.Uses, "of": e.MaxUses}})
 	return e, err
 }
 
