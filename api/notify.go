@@ -89,7 +89,7 @@ type deliveriesInput struct {
 
 type deliveriesOutput struct {
 	Body struct {
-		Items []notify.Delivery `json:"items"`
+		Items []notify.WebhookDelivery `json:"items"`
 	}
 }
 
@@ -108,7 +108,7 @@ type redeliverInput struct {
 	DeliveryID string `path:"delivery_id"`
 }
 
-type deliveryOutput struct{ Body notify.Delivery }
+type deliveryOutput struct{ Body notify.WebhookDelivery }
 
 func (s *Server) redeliver(ctx context.Context, in *redeliverInput) (*deliveryOutput, error) {
 	d, err := s.Notify.Redeliver(ctx, actorOf(ctx), in.ID, in.DeliveryID)

@@ -107,6 +107,21 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "entitlements", "/api/v1/participants/{id}/entitlements", "A buyer's entitlements from finalised deals: territory, term, uses left", "trade", s.entitlements)
 	get(s, "balances", "/api/v1/participants/{id}/balances", "A participant's balances, supplier receivables and commissions", "trade", s.balances)
 
+	// Delivery: a revision's files, uploaded resumably and sealed in a filed manifest;
+	// entitled downloads with Range, and signed links.
+	register(s, http.MethodPost, "start-upload", "/api/v1/products/{id}/revisions/{rev}/uploads", "Declare a file of a revision (its supplier or agent); send its bytes with PATCH /api/v1/uploads/{id}", "delivery", s.startUpload, created)
+	get(s, "get-upload", "/api/v1/uploads/{id}", "An upload, with the bytes the server holds (Upload-Offset): resume from there", "delivery", s.getUpload)
+	register(s, http.MethodPatch, "write-upload-chunk", "/api/v1/uploads/{id}", "Send bytes of an upload from Upload-Offset as the raw body; a broken chunk keeps what arrived", "delivery", s.writeChunk, streamedBody)
+	register(s, http.MethodDelete, "abort-upload", "/api/v1/uploads/{id}", "Give an open upload up", "delivery", s.abortUpload)
+	register(s, http.MethodPut, "put-file", "/api/v1/products/{id}/revisions/{rev}/files", "Store a whole file of a revision in one request, as the raw body (not resumable)", "delivery", s.putFile, streamedBody)
+	get(s, "list-files", "/api/v1/products/{id}/revisions/{rev}/files", "A revision's files (its supplier, agent, the operator and regulators)", "delivery", s.listFiles)
+	register(s, http.MethodPost, "seal-manifest", "/api/v1/products/{id}/revisions/{rev}/manifest", "Seal a revision's files: the manifest is stored and its Merkle root filed; the files are fixed", "delivery", s.sealManifest, created)
+	get(s, "get-manifest", "/api/v1/products/{id}/revisions/{rev}/manifest", "A sealed manifest; with ?path= a file's inclusion proof in its Merkle root", "delivery", s.getManifest)
+	get(s, "deal-manifest", "/api/v1/deals/{id}/manifest", "The files a deal delivers, with their hashes and Merkle root (the buyer)", "delivery", s.dealManifest)
+	get(s, "download", "/api/v1/deals/{id}/download", "Download a file of a deal (the buyer, or a signed link): one use of the entitlement; Range resumes without another; ETag is the SHA-256", "delivery", s.download)
+	register(s, http.MethodPost, "make-download-link", "/api/v1/deals/{id}/links", "A signed download link for another tool, valid up to 24 hours (the buyer)", "delivery", s.makeLink)
+	get(s, "deal-deliveries", "/api/v1/deals/{id}/deliveries", "What a deal delivered: each download, started and completed", "delivery", s.dealDeliveries)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)
@@ -135,6 +150,15 @@ const maxBody = 64 << 10
 type opOption func(*huma.Operation)
 
 func created(o *huma.Operation) { o.DefaultStatus = http.StatusCreated }
+
+// streamedBody documents a raw request body that is streamed, never held whole: its
+// size is the service's business (a file may be far larger than any JSON body).
+func streamedBody(o *huma.Operation) {
+	o.MaxBodyBytes = -1
+	o.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+	}}
+}
 
 func register[I, O any](s *Server, method, id, path, summary, tag string, h func(context.Context, *I) (*O, error), opts ...opOption) {
 	o := huma.Operation{

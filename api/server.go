@@ -18,6 +18,7 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -34,6 +35,7 @@ type Deps struct {
 	Notify     *notify.Service
 	Compliance *compliance.Service
 	Trade      *trade.Service
+	Delivery   *delivery.Service
 	Filings    *ledger.Reader
 	Log        *ledger.Log
 	Logger     *slog.Logger

@@ -19,8 +19,8 @@ import (
 	"github.com/dataport/dataport/store"
 )
 
-// Delivery is one notification on its way to one endpoint.
-type Delivery struct {
+// WebhookDelivery is one notification on its way to one endpoint.
+type WebhookDelivery struct {
 	ID             string    `json:"id" doc:"the webhook-id header: the same on every attempt"`
 	WebhookID      string    `json:"webhook_id"`
 	NotificationID string    `json:"notification_id"`
@@ -65,7 +65,7 @@ const lease = time.Minute
 
 // due is one claimed delivery with its endpoint.
 type due struct {
-	Delivery
+	WebhookDelivery
 	body []byte
 	hook Webhook
 }
@@ -258,7 +258,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Deliveries lists an endpoint's deliveries, newest first.
-func (s *Service) Deliveries(ctx context.Context, actor dataport.Actor, webhookID string, limit int) ([]Delivery, error) {
+func (s *Service) Deliveries(ctx context.Context, actor dataport.Actor, webhookID string, limit int) ([]WebhookDelivery, error) {
 	const op = "notify.Deliveries"
 	if actor.Anonymous() {
 		return nil, dataport.Errorf(op, dataport.KindUnauthorized, "authentication required")
@@ -266,7 +266,7 @@ func (s *Service) Deliveries(ctx context.Context, actor dataport.Actor, webhookI
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	out := []Delivery{}
+	out := []WebhookDelivery{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		if _, err := s.webhook(tx, op, actor, webhookID); err != nil {
 			return err
@@ -278,7 +278,7 @@ func (s *Service) Deliveries(ctx context.Context, actor dataport.Actor, webhookI
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var d Delivery
+			var d WebhookDelivery
 			var next, created, finished string
 			if err := rows.Scan(&d.ID, &d.WebhookID, &d.NotificationID, &d.Kind, &d.Status, &d.Attempts, &next, &d.LastStatus,
 				&d.LastError, &created, &finished); err != nil {
@@ -298,9 +298,9 @@ func (s *Service) Deliveries(ctx context.Context, actor dataport.Actor, webhookI
 }
 
 // Redeliver queues a failed (or cancelled) delivery again, now, with a fresh schedule.
-func (s *Service) Redeliver(ctx context.Context, actor dataport.Actor, webhookID, deliveryID string) (Delivery, error) {
+func (s *Service) Redeliver(ctx context.Context, actor dataport.Actor, webhookID, deliveryID string) (WebhookDelivery, error) {
 	const op = "notify.Redeliver"
-	var d Delivery
+	var d WebhookDelivery
 	_, err := s.change(ctx, op, actor, webhookID, "webhook.redelivery", func(tx *store.Tx, h *Webhook) error {
 		if h.Status != "active" {
 			return dataport.Errorf(op, dataport.KindConflict, "webhook %s is %s: enable it first", h.ID, h.Status)
@@ -318,7 +318,7 @@ func (s *Service) Redeliver(ctx context.Context, actor dataport.Actor, webhookID
 			finished_at = '' WHERE id = $1`, deliveryID, now); err != nil {
 			return dataport.Internal(op, err)
 		}
-		d = Delivery{ID: deliveryID, WebhookID: h.ID, Status: "pending", NextAttemptAt: tx.Now()}
+		d = WebhookDelivery{ID: deliveryID, WebhookID: h.ID, Status: "pending", NextAttemptAt: tx.Now()}
 		return nil
 	})
 	return d, err

@@ -81,7 +81,7 @@ func (w *world) deliver() int {
 	return n
 }
 
-func (w *world) deliveries(hook string) []notify.Delivery {
+func (w *world) deliveries(hook string) []notify.WebhookDelivery {
 	w.t.Helper()
 	ds, err := w.svc.Deliveries(context.Background(), w.member, hook, 100)
 	if err != nil {

@@ -93,6 +93,10 @@ func UseIn(tx *store.Tx, actor dataport.Actor, dealID string, a Access) (Entitle
 		}
 	}
 	e, err := entitlementOf(tx, op, dealID)
+	if dataport.KindOf(err) == dataport.KindNotFound {
+		// The buyer sees its deal; what it lacks is the right to use it yet.
+		return Entitlement{}, dataport.Errorf(op, dataport.KindForbidden, "deal %s is %s: it grants an entitlement once finalised", d.ID, d.State)
+	}
 	if err != nil {
 		return Entitlement{}, err
 	}

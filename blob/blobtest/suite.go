@@ -69,6 +69,24 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		if !bytes.Equal(tail, content[len(content)-10:]) {
 			t.Fatalf("tail %q", tail)
 		}
+		// As http.ServeContent serves a range: size from the end, then an absolute offset.
+		if end, err := o.Seek(0, io.SeekEnd); err != nil || end != int64(len(content)) {
+			t.Fatalf("seek to the end = %d, %v", end, err)
+		}
+		if _, err := o.Seek(1000, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		middle := make([]byte, 500)
+		if _, err := io.ReadFull(o, middle); err != nil || !bytes.Equal(middle, content[1000:1500]) {
+			t.Fatalf("bytes 1000-1499: %v", err)
+		}
+		if _, err := o.Seek(-500, io.SeekCurrent); err != nil {
+			t.Fatal(err)
+		}
+		again, err := io.ReadAll(o)
+		if err != nil || !bytes.Equal(again, content[1000:]) {
+			t.Fatalf("from 1000 to the end: %d bytes (%v), want %d", len(again), err, len(content)-1000)
+		}
 		noLeftovers(t, s)
 	})
 
@@ -86,6 +104,18 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		if err != nil || empty.SHA256 != sum(nil) || empty.Size != 0 {
 			t.Fatalf("empty put = %+v, %v", empty, err)
 		}
+		o, err := s.Open(ctx, empty.SHA256)
+		if err != nil {
+			t.Fatalf("open the empty blob: %v", err)
+		}
+		got, err := io.ReadAll(o)
+		o.Close()
+		if err != nil || len(got) != 0 || o.Info().Size != 0 {
+			t.Fatalf("the empty blob reads %q (%v), info %+v", got, err, o.Info())
+		}
+		if _, err := s.Put(ctx, strings.NewReader("same"), 100, "../"+sum([]byte("same"))); dataport.KindOf(err) != dataport.KindInvalid {
+			t.Fatalf("put with a malformed expected address: %v, want invalid", err)
+		}
 		noLeftovers(t, s)
 	})
 
@@ -99,6 +129,19 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		if _, err := s.Stat(ctx, sum(content)); dataport.KindOf(err) != dataport.KindNotFound {
 			t.Fatalf("oversized blob is there: %v", err)
 		}
+		if _, err := s.Stat(ctx, sum(content[:1000])); dataport.KindOf(err) != dataport.KindNotFound {
+			t.Fatalf("the first 1000 bytes of oversized content are stored: %v", err)
+		}
+		noLeftovers(t, s)
+		// A sender that never stops is cut off at the limit, not read to the end.
+		endless := &countingReader{}
+		if _, err := s.Put(ctx, endless, 100_000, ""); dataport.KindOf(err) != dataport.KindTooLarge {
+			t.Fatalf("put of an endless stream: %v, want too large", err)
+		}
+		if endless.n > 100_001 {
+			t.Fatalf("read %d bytes of an endless stream with limit 100000", endless.n)
+		}
+		noLeftovers(t, s)
 		if _, err := s.Put(ctx, bytes.NewReader(content[:1000]), 1000, ""); err != nil {
 			t.Fatalf("exactly the limit: %v", err)
 		}
@@ -172,6 +215,18 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 
 	t.Run("a broken upload stores nothing", func(t *testing.T) {
 		s := open(t)
+		content := bytes.Repeat([]byte("broken off "), 3000)
+		half := &failingReader{r: bytes.NewReader(content[:len(content)/2]), err: errors.New("connection reset")}
+		if _, err := s.Put(ctx, half, 1<<20, ""); dataport.KindOf(err) != dataport.KindInvalid {
+			t.Fatalf("put of content that broke off halfway: %v, want invalid", err)
+		}
+		for _, c := range [][]byte{content, content[:len(content)/2]} {
+			if _, err := s.Stat(ctx, sum(c)); dataport.KindOf(err) != dataport.KindNotFound {
+				t.Fatalf("a broken upload left a blob of %d bytes: %v", len(c), err)
+			}
+		}
+		noLeftovers(t, s)
+
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
@@ -180,12 +235,13 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		}()
 		pw.Write([]byte("the first half of"))
 		pw.CloseWithError(errors.New("connection reset"))
-		if err := <-done; err == nil {
-			t.Fatal("a broken upload succeeded")
+		if err := <-done; dataport.KindOf(err) != dataport.KindInvalid {
+			t.Fatalf("a broken upload: %v, want invalid", err)
 		}
 		if _, err := s.Stat(ctx, sum([]byte("the first half of"))); dataport.KindOf(err) != dataport.KindNotFound {
 			t.Fatalf("a broken upload left a blob: %v", err)
 		}
+		noLeftovers(t, s)
 		cctx, cancel := context.WithCancel(ctx)
 		pr2, pw2 := io.Pipe()
 		go func() {
@@ -202,8 +258,13 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		}()
 		err := <-done
 		pr2.Close()
-		if err == nil {
-			t.Fatal("a cancelled upload succeeded")
+		if dataport.KindOf(err) != dataport.KindUnavailable {
+			t.Fatalf("a cancelled upload: %v, want unavailable", err)
+		}
+		for _, c := range []string{"cancelled midway", "cancelled midway and more"} {
+			if _, err := s.Stat(ctx, sum([]byte(c))); dataport.KindOf(err) != dataport.KindNotFound {
+				t.Fatalf("a cancelled upload left a blob %q: %v", c, err)
+			}
 		}
 		noLeftovers(t, s)
 	})
@@ -241,6 +302,13 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 			t.Fatalf("read %d bytes, want %d", len(got), len(content))
 		}
 		noLeftovers(t, s)
+		// One blob: a single delete leaves nothing under the address.
+		if err := s.Delete(ctx, sum(content)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stat(ctx, sum(content)); dataport.KindOf(err) != dataport.KindNotFound {
+			t.Fatalf("after one delete: %v, want not found", err)
+		}
 	})
 
 	t.Run("delete", func(t *testing.T) {
@@ -258,5 +326,35 @@ func Run(t *testing.T, open func(t *testing.T) blob.Store, leftovers func(s blob
 		if err := s.Delete(ctx, info.SHA256); err != nil {
 			t.Fatalf("second delete: %v", err)
 		}
+		if _, err := s.Put(ctx, strings.NewReader("gone soon"), 100, info.SHA256); err != nil {
+			t.Fatalf("put after delete: %v", err)
+		}
+		if st, err := s.Stat(ctx, info.SHA256); err != nil || st.Size != info.Size {
+			t.Fatalf("stored again: %+v, %v", st, err)
+		}
+		noLeftovers(t, s)
 	})
+}
+
+// countingReader yields zeros without end and counts how many were read.
+type countingReader struct{ n int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	clear(p)
+	r.n += int64(len(p))
+	return len(p), nil
+}
+
+// failingReader yields what r holds, then fails with err instead of io.EOF.
+type failingReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err == io.EOF {
+		err = r.err
+	}
+	return n, err
 }
