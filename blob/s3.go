@@ -496,3 +496,23 @@ func s3Fail(op string, err error) error {
 	}
 	return dataport.Internal(op, err)
 }
+
+// ParseS3URL reads an S3 store's address as dataport's configuration gives it:
+//
+//	http://ACCESS:SECRET@host:port/bucket[/prefix][?region=…]
+//
+// https:// selects TLS. The credentials may be left out for a server that needs none.
+func ParseS3URL(s string) (S3Config, error) {
+	const op = "blob.ParseS3URL"
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return S3Config{}, dataport.Errorf(op, dataport.KindInvalid, "want http(s)://ACCESS:SECRET@host:port/bucket[/prefix]")
+	}
+	bucket, prefix, _ := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	if bucket == "" {
+		return S3Config{}, dataport.Errorf(op, dataport.KindInvalid, "%s names no bucket: want http(s)://ACCESS:SECRET@host:port/bucket[/prefix]", u.Redacted())
+	}
+	secret, _ := u.User.Password()
+	return S3Config{Endpoint: u.Host, Bucket: bucket, Prefix: prefix, Region: u.Query().Get("region"),
+		AccessKey: u.User.Username(), SecretKey: secret, Secure: u.Scheme == "https"}, nil
+}

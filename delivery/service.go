@@ -68,7 +68,27 @@ func New(db *store.DB, reg *registry.Service, blobs blob.Store, deals *trade.Ser
 	if err := os.MkdirAll(opts.StagingDir, 0o750); err != nil {
 		return nil, dataport.Internal(op, err)
 	}
+	deals.SetDeliveryLog(deliveryLog)
 	return &Service{db: db, reg: reg, blobs: blobs, deals: deals, opts: opts, writing: map[string]bool{}}, nil
+}
+
+// deliveryLog is a deal's completed deliveries, for its transaction certificate.
+func deliveryLog(tx *store.Tx, dealID string) ([]trade.Delivered, error) {
+	rows, err := tx.Query(`SELECT path, sha256, size, completed_at FROM deliveries WHERE deal_id = $1 AND completed_at <> ''
+		ORDER BY completed_at, id`, dealID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []trade.Delivered
+	for rows.Next() {
+		var d trade.Delivered
+		if err := rows.Scan(&d.Object, &d.SHA256, &d.Size, &d.CompletedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
 
 // ValidPath reports whether p names a file in a revision: a relative, clean,

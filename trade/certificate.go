@@ -43,9 +43,24 @@ type TransactionCertificate struct {
 	SettlementPosting  string         `json:"settlement_posting"`
 	Delivery           string         `json:"delivery_mode"`
 	DeliveryConfirmed  string         `json:"delivery_confirmed_at"`
+	DeliveryLog        []Delivered    `json:"delivery_log,omitempty" doc:"each file delivered whole: what, its hash, when"`
 	AssessmentID       string         `json:"assessment_id"`
 	CrossBorderBasis   any            `json:"cross_border_basis"`
 	IssuedAt           string         `json:"issued_at"`
+}
+
+// Delivered is one entry of a certificate's delivery log.
+type Delivered struct {
+	Object      string `json:"object" doc:"a file's path"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	CompletedAt string `json:"completed_at"`
+}
+
+// SetDeliveryLog tells trade how to read a deal's delivery log for its certificate;
+// the delivery capability sets it. Call it before serving.
+func (s *Service) SetDeliveryLog(fn func(tx *store.Tx, dealID string) ([]Delivered, error)) {
+	s.deliveryLog = fn
 }
 
 // certify builds, files and returns the certificate of a deal whose escrow was just
@@ -67,6 +82,11 @@ func (s *Service) certify(tx *store.Tx, actor dataport.Actor, d *Deal, posting s
 		BundleSHA256: d.BundleSHA256, Scenario: d.Scenario, Purpose: d.Purpose, PISubjects: p.Details.PISubjects,
 		SensitivePI: p.Details.SensitivePISubjects, Price: d.Price, Settlement: lines, SettlementPosting: posting,
 		Delivery: d.DeliveryMode, DeliveryConfirmed: now, AssessmentID: d.AssessmentID, CrossBorderBasis: contract.Basis, IssuedAt: now}
+	if s.deliveryLog != nil {
+		if c.DeliveryLog, err = s.deliveryLog(tx, d.ID); err != nil {
+			return dataport.Internal(op, err)
+		}
+	}
 	if err := s.rules.CountCompleted(tx, d.AssessmentID); err != nil {
 		return dataport.Internal(op, err)
 	}

@@ -102,6 +102,8 @@ type Service struct {
 	signer Signer
 	blobs  blob.Store
 	opts   Options
+
+	deliveryLog func(tx *store.Tx, dealID string) ([]Delivered, error)
 }
 
 // New returns the trade service: contracts are countersigned with signer and kept in

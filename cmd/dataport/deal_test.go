@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -106,12 +108,32 @@ func TestForeignDealCertificateVerifiesOffline(t *testing.T) {
 	report := agent.call("POST", "/api/v1/attachments?name=assessment.pdf", []byte("%PDF third-party compliance assessment"))
 	p := agent.call("POST", "/api/v1/products", map[string]any{"supplier_id": supplierID, "details": map[string]any{
 		"type": "dataset", "title": map[string]any{"zh": "北海原油产量", "en": "North Sea crude output"}, "summary": map[string]any{"en": "Monthly"},
-		"category": "energy", "delivery_modes": []string{"api"}, "scenarios": []string{"research"}, "source": "enterprise",
+		"category": "energy", "delivery_modes": []string{"api", "file"}, "scenarios": []string{"research"}, "source": "enterprise",
 		"grade": "general", "sublevel": 1, "pi_subjects": 0, "sensitive_pi_subjects": 0, "origin_jurisdiction": "NO",
 		"rights":      map[string]any{"holding": true, "processing_use": true, "product_operation": true},
 		"price_plans": []any{map[string]any{"kind": "one_off", "price": map[string]any{"amount": 2_000_000, "currency": "CNY"}}},
 		"attachments": []any{map[string]any{"kind": "compliance_report", "sha256": report["sha256"]}}}})
 	pid := p["id"].(string)
+	// The agent uploads the data with dataport put, one file interrupted and resumed,
+	// and seals the revision's manifest.
+	files := t.TempDir()
+	crude := make([]byte, 3<<20+5)
+	rand.Read(crude)
+	os.MkdirAll(filepath.Join(files, "2026"), 0o755)
+	os.WriteFile(filepath.Join(files, "2026", "crude-output.bin"), crude, 0o644)
+	os.WriteFile(filepath.Join(files, "README.md"), []byte("# 北海原油产量\nMonthly output by field.\n"), 0o644)
+	cli := func(key string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, env(map[string]string{"DATAPORT_URL": r.url, "DATAPORT_KEY": key}), &out, &errOut)
+		if err != nil {
+			return out.String() + errOut.String(), err
+		}
+		return out.String(), nil
+	}
+	if out, err := cli(agent.key, "put", "-product", pid, "-revision", "1", "-chunk", "1048576", "-seal", files); err != nil ||
+		!strings.Contains(out, "sealed revision 1: 2 files") {
+		t.Fatalf("dataport put: %v\n%s", err, out)
+	}
 	agent.call("POST", "/api/v1/products/"+pid+"/submit", nil)
 	op.call("POST", "/api/v1/products/"+pid+"/review", nil)
 	op.call("POST", "/api/v1/products/"+pid+"/approve", nil)
@@ -119,7 +141,7 @@ func TestForeignDealCertificateVerifiesOffline(t *testing.T) {
 	// The deal, through the agent.
 	op.call("POST", "/api/v1/participants/"+buyerID+"/funding", map[string]any{"amount": map[string]any{"amount": 5_000_000, "currency": "CNY"}},
 		"Idempotency-Key", "stmt-1")
-	d := buyer.call("POST", "/api/v1/deals", map[string]any{"product_id": pid, "plan": 0, "scenario": "research", "purpose": "academic", "delivery_mode": "api"})
+	d := buyer.call("POST", "/api/v1/deals", map[string]any{"product_id": pid, "plan": 0, "scenario": "research", "purpose": "academic", "delivery_mode": "file"})
 	id := d["id"].(string)
 	if d["provider_id"] != agentID {
 		t.Fatalf("provider %v, want the agent", d["provider_id"])
@@ -129,9 +151,27 @@ func TestForeignDealCertificateVerifiesOffline(t *testing.T) {
 	contract := buyer.call("GET", "/api/v1/deals/"+id, nil)["contract"].(string)
 	buyer.call("POST", "/api/v1/deals/"+id+"/verify", sign(buyerKey, buyerKeyID, contract))
 	agent.call("POST", "/api/v1/deals/"+id+"/finalize", nil)
-	done := buyer.call("POST", "/api/v1/deals/"+id+"/confirm", nil, "Idempotency-Key", "confirm-1")
-	if done["settled"] != "released" {
-		t.Fatalf("deal: %v", done)
+
+	// The buyer downloads with dataport get: without the key it is refused; a partial
+	// download resumes; both files check against the filed manifest, and having
+	// delivered them releases the escrow.
+	got := t.TempDir()
+	if _, err := cli("", "get", "-deal", id, "-o", filepath.Join(got, "x"), "README.md"); err == nil {
+		t.Fatal("a download without a key")
+	}
+	os.WriteFile(filepath.Join(got, "crude.bin.part"), crude[:1<<20], 0o644)
+	os.WriteFile(filepath.Join(got, "crude.bin.part.etag"), []byte(`"`+sha256hex(crude)+`"`), 0o644)
+	for name, p := range map[string]string{"crude.bin": "2026/crude-output.bin", "README.md": "README.md"} {
+		out, err := cli(buyer.key, "get", "-deal", id, "-o", filepath.Join(got, name), p)
+		if err != nil || !strings.Contains(out, "matches the filed manifest") {
+			t.Fatalf("dataport get %s: %v\n%s", p, err, out)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(got, "crude.bin")); !bytes.Equal(b, crude) {
+		t.Fatal("the resumed download differs from the upload")
+	}
+	if done := buyer.call("GET", "/api/v1/deals/"+id, nil); done["settled"] != "released" {
+		t.Fatalf("deal after delivery: %v", done)
 	}
 	commission := agent.call("GET", "/api/v1/participants/"+agentID+"/balances", nil)["items"].([]any)
 	if len(commission) != 1 || commission[0].(map[string]any)["balance"].(map[string]any)["amount"] != float64(100_000) {
@@ -140,6 +180,9 @@ func TestForeignDealCertificateVerifiesOffline(t *testing.T) {
 
 	// The certificate, offline.
 	cert := buyer.call("GET", "/api/v1/deals/"+id+"/certificate?wait=30", nil)
+	if log, _ := cert["certificate"].(map[string]any)["delivery_log"].([]any); len(log) != 2 {
+		t.Fatalf("the certificate's delivery log: %v", cert["certificate"])
+	}
 	raw, _ := json.Marshal(cert)
 	file := filepath.Join(t.TempDir(), "certificate.json")
 	os.WriteFile(file, raw, 0o600)
@@ -167,8 +210,13 @@ func TestForeignDealCertificateVerifiesOffline(t *testing.T) {
 	for _, f := range trace["items"].([]any) {
 		steps = append(steps, f.(map[string]any)["type"].(string))
 	}
-	want := "trade.requested compliance.assessed compliance.assessed trade.agreed trade.verified trade.finalized trade.released trade.certified"
+	want := "trade.requested compliance.assessed compliance.assessed trade.agreed trade.verified trade.finalized trade.used delivery.started delivery.completed trade.used delivery.started delivery.completed trade.released trade.certified"
 	if strings.Join(steps, " ") != want {
 		t.Fatalf("trace: %s\nwant %s", strings.Join(steps, " "), want)
 	}
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -4,6 +4,8 @@
 //	dataport demo      run it on a seeded demo world, printing the URL and a key per role
 //	dataport admin …   administrative tasks (create-key, log-key, migrate, participants)
 //	dataport verify    check a C2SP tlog-tiles log or a tlog-proof bundle
+//	dataport put       upload a product revision's files, resumably
+//	dataport get       download a deal's file, a signed link or a mirrored object, resumably
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -45,6 +47,8 @@ Usage:
   dataport demo      run the exchange on a seeded demo world; prints the URL and a key per role
   dataport admin     administrative tasks: create-key, log-key, migrate, participants
   dataport verify    check a C2SP transparency log, or a proof bundle, offline
+  dataport put       upload a product revision's files, resumably, and seal its manifest
+  dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -66,6 +70,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return admin(ctx, rest, getenv, stdout, stderr)
 	case "verify":
 		return verify(ctx, rest, getenv, stdout, stderr)
+	case "put":
+		return putCmd(ctx, rest, getenv, stdout, stderr)
+	case "get":
+		return getCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -24,6 +26,7 @@ import (
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
@@ -62,8 +65,8 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	}
 	fs.StringVar(&c.addr, "addr", env("DATAPORT_ADDR", "127.0.0.1:8080"), "listen address (DATAPORT_ADDR)")
 	fs.StringVar(&c.dataDir, "data", env("DATAPORT_DATA_DIR", defaultDataDir), "data folder (DATAPORT_DATA_DIR)")
-	fs.StringVar(&c.blobs, "blobs", getenv("DATAPORT_BLOBS"), "blob store folder for attachments and data (DATAPORT_BLOBS; default: blobs in the data folder)")
-	fs.StringVar(&c.webhookKey, "webhook-key", getenv("DATAPORT_WEBHOOK_KEY_FILE"), "file holding the secret webhook signing keys derive from (DATAPORT_WEBHOOK_KEY_FILE; default: webhook.key in the data folder, created at first start; every replica needs the same)")
+	fs.StringVar(&c.blobs, "blobs", getenv("DATAPORT_BLOBS"), "blob store for attachments, contracts and data: a folder, or an S3 bucket as http(s)://ACCESS:SECRET@host:port/bucket[/prefix] (DATAPORT_BLOBS; default: blobs in the data folder)")
+	fs.StringVar(&c.webhookKey, "webhook-key", getenv("DATAPORT_WEBHOOK_KEY_FILE"), "file holding the secret that webhook signing keys, download links and S3 access keys derive from (DATAPORT_WEBHOOK_KEY_FILE; default: webhook.key in the data folder, created at first start; every replica needs the same)")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", getenv("DATAPORT_WEBHOOKS_ALLOW_PRIVATE") == "true", "let webhooks be plain http:// and inside private networks: for local testing only (DATAPORT_WEBHOOKS_ALLOW_PRIVATE=true)")
 	fs.Int64Var(&c.fees.FeeBasisPoints, "fee-bps", envInt(getenv, "DATAPORT_FEE_BPS", 100), "the exchange's fee on each deal, in basis points (DATAPORT_FEE_BPS)")
 	fs.Int64Var(&c.fees.CommissionBasisPoints, "agent-commission-bps", envInt(getenv, "DATAPORT_AGENT_COMMISSION_BPS", 500), "an agent's commission on a foreign supplier's deals, in basis points (DATAPORT_AGENT_COMMISSION_BPS)")
@@ -109,6 +112,27 @@ func (c *config) dsn() string {
 		return c.db
 	}
 	return "sqlite:" + filepath.Join(c.dataDir, "dataport.db")
+}
+
+// openBlobs opens the blob store -blobs names: an S3 bucket or a folder.
+func (c *config) openBlobs(ctx context.Context) (blob.Store, error) {
+	if strings.HasPrefix(c.blobs, "http://") || strings.HasPrefix(c.blobs, "https://") {
+		cfg, err := blob.ParseS3URL(c.blobs)
+		if err != nil {
+			return nil, err
+		}
+		return blob.OpenS3(ctx, cfg)
+	}
+	return blob.OpenFS(c.blobDir())
+}
+
+// derive makes a key for one purpose from the exchange's secret (HMAC-SHA256 as a
+// key derivation function), so one secret file serves webhooks, download links and
+// S3 access keys without any two sharing a key.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("dataport " + purpose))
+	return m.Sum(nil)
 }
 
 func (c *config) blobDir() string {
@@ -284,7 +308,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	url := "http://" + ln.Addr().String()
 
-	blobs, err := blob.OpenFS(c.blobDir())
+	blobs, err := c.openBlobs(ctx)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("open the blob store: %w", err)
@@ -307,6 +331,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	deals := trade.New(db, reg, engine, ledgerLog, blobs, c.fees)
+	deliveries, err := delivery.New(db, reg, blobs, deals, delivery.Options{StagingDir: filepath.Join(c.dataDir, "uploads"), LinkKey: derive(secret, "download links")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	releasing, stopReleasing := context.WithCancel(context.WithoutCancel(ctx))
 	released := make(chan struct{})
 	go func() {
@@ -331,7 +360,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
-			Trade: deals, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Trade: deals, Delivery: deliveries, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
