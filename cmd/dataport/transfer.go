@@ -440,4 +440,3 @@ func checkETag(etag, sha, md string) error {
 	}
 	return nil
 }
-
