@@ -122,6 +122,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "make-download-link", "/api/v1/deals/{id}/links", "A signed download link for another tool, valid up to 24 hours (the buyer)", "delivery", s.makeLink)
 	get(s, "deal-deliveries", "/api/v1/deals/{id}/deliveries", "What a deal delivered: each download, started and completed", "delivery", s.dealDeliveries)
 
+	// The mirror of foreign open data, and S3 access keys for the S3 endpoint.
+	register(s, http.MethodPost, "register-upstream", "/api/v1/mirror/upstreams", "Register a foreign object store the mirror serves: an S3 endpoint and bucket, or an AWS Open Data Registry ARN and region (operator)", "mirror", s.registerUpstream, created)
+	get(s, "list-upstreams", "/api/v1/mirror/upstreams", "The mirror's upstreams and its cache's usage (operator, regulators)", "mirror", s.listUpstreams)
+	register(s, http.MethodDelete, "remove-upstream", "/api/v1/mirror/upstreams/{name}", "Stop mirroring an upstream and drop its cached objects (operator)", "mirror", s.removeUpstream)
+	register(s, http.MethodPost, "sync-upstream", "/api/v1/mirror/upstreams/{name}/sync", "Prefetch an upstream's objects into the cache, streaming progress as JSON lines; resumable, with a bandwidth cap (operator)", "mirror", s.syncUpstream)
+	register(s, http.MethodPost, "create-s3-key", "/api/v1/participants/{id}/s3-keys", "Issue an S3 access key for the S3 endpoint; its secret is shown once", "registry", s.createS3Key, created)
+	get(s, "list-s3-keys", "/api/v1/participants/{id}/s3-keys", "A participant's S3 access keys, without secrets", "registry", s.listS3Keys)
+	register(s, http.MethodDelete, "revoke-s3-key", "/api/v1/participants/{id}/s3-keys/{key_id}", "Revoke an S3 access key at once", "registry", s.revokeS3Key)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)

@@ -20,6 +20,7 @@ import (
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -36,6 +37,8 @@ type Deps struct {
 	Compliance *compliance.Service
 	Trade      *trade.Service
 	Delivery   *delivery.Service
+	Mirror     *mirror.Service
+	S3Keys     *registry.S3Keys
 	Filings    *ledger.Reader
 	Log        *ledger.Log
 	Logger     *slog.Logger

@@ -29,8 +29,10 @@ import (
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
+	"github.com/dataport/dataport/s3api"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/trade"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,7 +45,12 @@ type config struct {
 	db         string
 	blobs      string
 	webhookKey string
-	fees       trade.Options
+	// The S3-compatible endpoint and the mirror behind it.
+	s3Addr         string
+	s3Region       string
+	mirrorDir      string
+	mirrorMaxBytes int64
+	fees           trade.Options
 	// webhooksPrivate lets webhooks be plain http and on private networks.
 	webhooksPrivate bool
 	logFormat       string
@@ -71,6 +78,10 @@ func (c *config) flags(fs *flag.FlagSet, getenv func(string) string, defaultData
 	fs.Int64Var(&c.fees.FeeBasisPoints, "fee-bps", envInt(getenv, "DATAPORT_FEE_BPS", 100), "the exchange's fee on each deal, in basis points (DATAPORT_FEE_BPS)")
 	fs.Int64Var(&c.fees.CommissionBasisPoints, "agent-commission-bps", envInt(getenv, "DATAPORT_AGENT_COMMISSION_BPS", 500), "an agent's commission on a foreign supplier's deals, in basis points (DATAPORT_AGENT_COMMISSION_BPS)")
 	fs.DurationVar(&c.fees.AcceptanceWindow, "acceptance-window", envDuration(getenv, "DATAPORT_ACCEPTANCE_WINDOW", 7*24*time.Hour), "how long after finalisation a buyer has to confirm delivery before the escrow is released anyway (DATAPORT_ACCEPTANCE_WINDOW)")
+	fs.StringVar(&c.s3Addr, "s3-addr", getenv("DATAPORT_S3_ADDR"), "listen address of the S3-compatible read endpoint: mirrored open data and buyers' deals (DATAPORT_S3_ADDR; off when empty)")
+	fs.StringVar(&c.s3Region, "s3-region", env("DATAPORT_S3_REGION", "us-east-1"), "the region the S3 endpoint signs in (DATAPORT_S3_REGION)")
+	fs.StringVar(&c.mirrorDir, "mirror-dir", getenv("DATAPORT_MIRROR_DIR"), "the mirror's cache folder (DATAPORT_MIRROR_DIR; default: mirror in the data folder)")
+	fs.Int64Var(&c.mirrorMaxBytes, "mirror-max-bytes", envInt(getenv, "DATAPORT_MIRROR_MAX_BYTES", 100<<30), "the mirror cache's size cap in bytes; the least recently used objects are evicted beyond it (DATAPORT_MIRROR_MAX_BYTES)")
 	fs.StringVar(&c.db, "db", getenv("DATAPORT_DB"), "database: sqlite:PATH or postgres://… (DATAPORT_DB; default: SQLite in the data folder)")
 	fs.StringVar(&c.logFormat, "log-format", env("DATAPORT_LOG_FORMAT", "text"), "log format: text or json (DATAPORT_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("DATAPORT_LOG_LEVEL", "info"), "log level: debug, info, warn, error (DATAPORT_LOG_LEVEL)")
@@ -331,6 +342,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	deals := trade.New(db, reg, engine, ledgerLog, blobs, c.fees)
+	mirrorDir := c.mirrorDir
+	if mirrorDir == "" {
+		mirrorDir = filepath.Join(c.dataDir, "mirror")
+	}
+	cache, err := mirror.OpenCache(mirrorDir, mirror.Options{MaxBytes: c.mirrorMaxBytes})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("open the mirror cache: %w", err)
+	}
+	defer cache.Close()
+	mirrors, err := mirror.New(db, cache, derive(secret, "mirror credentials"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s3Keys := reg.S3Keys(derive(secret, "s3 access keys"))
 	deliveries, err := delivery.New(db, reg, blobs, deals, delivery.Options{StagingDir: filepath.Join(c.dataDir, "uploads"), LinkKey: derive(secret, "download links")})
 	if err != nil {
 		ln.Close()
@@ -360,13 +387,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
-			Trade: deals, Delivery: deliveries, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if c.s3Addr != "" {
+		s3ln, err := net.Listen("tcp", c.s3Addr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("-s3-addr: %w", err)
+		}
+		s3srv := &http.Server{
+			Handler:           s3api.NewHandler(buckets{mirror: mirrors, deals: deliveries.S3Backend(s3Keys)}, s3Keys, s3api.Options{Region: c.s3Region, Logger: log}),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go s3srv.Serve(s3ln)
+		defer s3srv.Close()
+		log.Info("serving S3", "s3_url", "http://"+s3ln.Addr().String(), "region", c.s3Region)
 	}
 	log.Info("serving", "url", url, "db", db.Engine(), "version", version(), "log_origin", ledgerLog.Origin(), "log_vkey", ledgerLog.VerifierKey())
 	errc := make(chan error, 1)
