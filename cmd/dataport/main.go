@@ -6,6 +6,7 @@
 //	dataport verify    check a C2SP tlog-tiles log or a tlog-proof bundle
 //	dataport put       upload a product revision's files, resumably
 //	dataport get       download a deal's file, a signed link or a mirrored object, resumably
+//	dataport mirror …  the domestic mirror: add, list, sync, remove upstreams
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -49,6 +50,7 @@ Usage:
   dataport verify    check a C2SP transparency log, or a proof bundle, offline
   dataport put       upload a product revision's files, resumably, and seal its manifest
   dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
+  dataport mirror    the domestic mirror of foreign open data: add, list, sync, remove
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return putCmd(ctx, rest, getenv, stdout, stderr)
 	case "get":
 		return getCmd(ctx, rest, getenv, stdout, stderr)
+	case "mirror":
+		return mirrorCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil
