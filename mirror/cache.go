@@ -39,6 +39,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/s3api"
+	"golang.org/x/sync/singleflight"
 )
 
 // Options tune a Cache. The zero value is usable: no size cap, 5-minute listings.
@@ -80,6 +81,7 @@ type Usage struct {
 // Cache is a pull-through cache of upstream objects on local disk. It is safe for
 // concurrent use; Close it to stop fills in flight.
 type Cache struct {
+	heads        singleflight.Group // upstream HEADs in flight, by upstream and key
 	dir          string
 	maxBytes     int64
 	listTTL      time.Duration
@@ -372,14 +374,25 @@ func (c *Cache) Head(ctx context.Context, up Upstream, key string) (s3api.Object
 			return s.info, nil
 		}
 	}
-	c.mu.Lock()
-	c.stats.Heads++
-	c.mu.Unlock()
-	oi, err := cl.core.StatObject(ctx, up.Bucket, up.upstreamKey(key), statOptions())
+	// Concurrent HEADs of one cold object share one upstream request, as their
+	// GETs share one fill: a hundred clients arriving at once cost one round trip.
+	// The shared request runs apart from any one caller's cancellation.
+	v, err, _ := c.heads.Do(up.Name+"\x00"+key, func() (any, error) {
+		c.mu.Lock()
+		c.stats.Heads++
+		c.mu.Unlock()
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.stall)
+		defer cancel()
+		oi, err := cl.core.StatObject(hctx, up.Bucket, up.upstreamKey(key), statOptions())
+		if err != nil {
+			return nil, upstreamError(op, up, key, err)
+		}
+		return objectInfo(key, oi), nil
+	})
 	if err != nil {
-		return s3api.ObjectInfo{}, upstreamError(op, up, key, err)
+		return s3api.ObjectInfo{}, err
 	}
-	return objectInfo(key, oi), nil
+	return v.(s3api.ObjectInfo), nil
 }
 
 // Evict drops an object from the cache. Readers that have it open keep reading

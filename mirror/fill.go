@@ -326,7 +326,7 @@ func (r *fillReader) Read(p []byte) (int, error) {
 		// checked and stored it, so that a transfer that proves corrupt at the last
 		// byte still fails, and a client that got everything finds the object
 		// cached. A range that stops short of the end cannot wait for that.
-		if end >= 0 && r.pos >= end && (s.done || objEnd < 0 || end < objEnd) {
+		if end >= 0 && r.pos >= end && (s.done || (objEnd < 0 && s.written > end) || (objEnd >= 0 && end < objEnd)) {
 			return 0, io.EOF
 		}
 		if r.pos < s.written {

@@ -117,8 +117,23 @@ func (h *handler) object(c *call) {
 		return
 	}
 
+	// The last byte is held back until the backend's reader has said the object
+	// ended (io.EOF): a backend checks what it streams at the end (the mirror its
+	// size and hash, delivery that the last byte went out), and a client must not
+	// hold every byte of an object that proves bad at its end.
 	r := &readErr{r: body}
-	n, _ := io.Copy(c.w, io.LimitReader(r, length))
+	var n int64
+	if length > 0 {
+		n, _ = io.Copy(c.w, io.LimitReader(r, length-1))
+		var last [1]byte
+		if n == length-1 {
+			if _, err := io.ReadFull(r, last[:]); err == nil && r.atEOF() {
+				if k, _ := c.w.Write(last[:]); k == 1 {
+					n++
+				}
+			}
+		}
+	}
 	if n < length {
 		// The status and length are sent: breaking the connection is the only way
 		// left to tell the client that the object did not arrive whole.
@@ -141,6 +156,26 @@ func (h *handler) object(c *call) {
 type readErr struct {
 	r   io.Reader
 	err error
+}
+
+// atEOF reads past the end the endpoint expects: true when the reader ends
+// there; a reader with more bytes is an error (the backend's length was wrong).
+func (r *readErr) atEOF() bool {
+	var b [1]byte
+	for range 100 {
+		k, err := r.Read(b[:])
+		switch {
+		case k > 0:
+			r.err = errors.New("the object is longer than its length")
+			return false
+		case errors.Is(err, io.EOF):
+			return true
+		case err != nil:
+			return false
+		}
+	}
+	r.err = io.ErrNoProgress
+	return false
 }
 
 func (r *readErr) Read(p []byte) (int, error) {

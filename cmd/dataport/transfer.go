@@ -51,7 +51,9 @@ func (a *exchangeClient) request(ctx context.Context, method, path string, body 
 	if body != nil {
 		req.ContentLength = size
 	}
-	if a.key != "" {
+	// The API key goes to the exchange only: never to another host a URL names (a
+	// signed link needs none, an S3 endpoint takes its own signatures).
+	if a.key != "" && sameOrigin(req.URL, a.base) {
 		req.Header.Set("Authorization", "Bearer "+a.key)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -73,6 +75,12 @@ func (a *exchangeClient) request(ctx context.Context, method, path string, body 
 		return res, &apiError{Status: res.StatusCode, Detail: p.Detail}
 	}
 	return res, nil
+}
+
+// sameOrigin reports whether u is on the exchange's scheme, host and port.
+func sameOrigin(u *url.URL, base string) bool {
+	b, err := url.Parse(base)
+	return err == nil && strings.EqualFold(u.Scheme, b.Scheme) && strings.EqualFold(u.Host, b.Host)
 }
 
 // call sends a JSON request and decodes the JSON answer into out.
