@@ -51,7 +51,7 @@ func TestDeliveryEndpoints(t *testing.T) {
 		}
 		supplier, buyer, other := key(w.Supplier), key(w.Buyer), key(w.Abroad)
 
-		content := make([]byte, 5<<20+11)
+		content := make([]byte, 32<<20+11) // larger than what loopback buffers in the kernel
 		rand.Read(content)
 		h := sha256.Sum256(content)
 		sum := hex.EncodeToString(h[:])

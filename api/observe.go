@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,6 +65,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status, r.wrote = http.StatusOK, true
 	}
 	return r.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps net/http's ReadFrom, and with it sendfile(2), within reach of the
+// handlers: file downloads go out without a copy through the process.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(r.ResponseWriter, src)
 }
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -10,6 +10,7 @@ package blob
 import (
 	"context"
 	"io"
+	"os"
 	"regexp"
 	"time"
 
@@ -27,6 +28,16 @@ type Info struct {
 type Object interface {
 	io.ReadSeekCloser
 	Info() Info
+}
+
+// FileBacked is implemented by Objects that are an open file on local disk, as
+// the FS store's are. A server sending such a blob can hand the file itself to
+// net/http, which then sends it with sendfile(2): the bytes go from the page cache
+// to the socket without passing through the process.
+type FileBacked interface {
+	// OSFile is the open file under the object. It shares the object's offset,
+	// and closing the object closes it.
+	OSFile() *os.File
 }
 
 // Store is content-addressed storage.

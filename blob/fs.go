@@ -165,6 +165,9 @@ type fsObject struct {
 
 func (o *fsObject) Info() Info { return o.info }
 
+// OSFile implements FileBacked.
+func (o *fsObject) OSFile() *os.File { return o.File }
+
 // Open implements Store.
 func (s *FS) Open(ctx context.Context, sum string) (Object, error) {
 	const op = "blob.Open"
