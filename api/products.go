@@ -23,7 +23,19 @@ type createProductInput struct {
 	Body catalog.NewProduct
 }
 
+// harvestedOnly refuses the harvest's origin record from clients: only the harvest
+// says a product came from a platform.
+func (s *Server) harvestedOnly(d *catalog.Details) error {
+	if d.Harvested != nil {
+		return s.problem(dataport.Invalid("api.product", dataport.FieldProblem{Field: "details.harvested", Message: "set by the harvest of a platform, not by clients"}))
+	}
+	return nil
+}
+
 func (s *Server) createProduct(ctx context.Context, in *createProductInput) (*productOutput, error) {
+	if err := s.harvestedOnly(&in.Body.Details); err != nil {
+		return nil, err
+	}
 	out, err := s.product(s.Catalog.Create(ctx, actorOf(ctx), in.Body))
 	if out != nil {
 		out.Location = "/api/v1/products/" + out.Body.ID
@@ -45,6 +57,9 @@ type reviseProductInput struct {
 }
 
 func (s *Server) reviseProduct(ctx context.Context, in *reviseProductInput) (*productOutput, error) {
+	if err := s.harvestedOnly(&in.Body); err != nil {
+		return nil, err
+	}
 	return s.product(s.Catalog.Revise(ctx, actorOf(ctx), in.ID, in.Body))
 }
 

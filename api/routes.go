@@ -131,6 +131,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "list-s3-keys", "/api/v1/participants/{id}/s3-keys", "A participant's S3 access keys, without secrets", "registry", s.listS3Keys)
 	register(s, http.MethodDelete, "revoke-s3-key", "/api/v1/participants/{id}/s3-keys/{key_id}", "Revoke an S3 access key at once", "registry", s.revokeS3Key)
 
+	// Harvest: international platforms whose catalogs the exchange lists.
+	register(s, http.MethodPost, "add-harvest-source", "/api/v1/harvest/sources", "Register a platform to harvest: the AWS Open Data Registry, a CKAN portal, a DCAT catalog or a partner feed (operator)", "harvest", s.addSource, created)
+	get(s, "list-harvest-sources", "/api/v1/harvest/sources", "The harvest sources (operator, regulators)", "harvest", s.listSources)
+	get(s, "get-harvest-source", "/api/v1/harvest/sources/{id}", "A harvest source (operator, regulators)", "harvest", s.getSource)
+	register(s, http.MethodPost, "run-harvest", "/api/v1/harvest/sources/{id}/runs", "Harvest a source now, streaming progress as JSON lines and then the run's report (operator)", "harvest", s.runHarvest)
+	get(s, "list-harvest-runs", "/api/v1/harvest/sources/{id}/runs", "A source's runs, newest first: counts, errors by record with the reason, duration", "harvest", s.listRuns)
+
 	// Notifications: the in-app inbox, and signed webhooks (Standard Webhooks 1.0).
 	get(s, "inbox", "/api/v1/inbox", "The caller's notifications, newest first", "notify", s.inbox)
 	register(s, http.MethodPost, "register-webhook", "/api/v1/webhooks", "Register an https endpoint: notifications are delivered there signed (ed25519, v1a) and retried for three days", "notify", s.registerWebhook, created)

@@ -135,6 +135,33 @@ type Details struct {
 	ExportMechanism     string       `json:"export_mechanism,omitempty" enum:"security_assessment,standard_contract,certification,exempt,negative_list"`
 	ExportMechanismRef  string       `json:"export_mechanism_reference,omitempty" maxLength:"200"`
 	Attachments         []Attachment `json:"attachments,omitempty" maxItems:"20"`
+
+	// Harvested says where a product synchronised from an international platform
+	// came from; the harvest sets it, people never do.
+	Harvested *Harvested `json:"harvested,omitempty"`
+}
+
+// Harvested is the origin of a harvested product: its source, the record there,
+// the record's content hash (what the next run compares), and its distributions.
+type Harvested struct {
+	SourceID      string         `json:"source_id" maxLength:"100"`
+	RecordID      string         `json:"record_id" maxLength:"1000"`
+	Ref           string         `json:"ref,omitempty" maxLength:"2000"`
+	ContentSHA256 string         `json:"content_sha256" maxLength:"64"`
+	Publisher     string         `json:"publisher,omitempty" maxLength:"500"`
+	Homepage      string         `json:"homepage,omitempty" maxLength:"2000"`
+	License       string         `json:"license,omitempty" maxLength:"5000"`
+	Distributions []Distribution `json:"distributions,omitempty" maxItems:"200"`
+}
+
+// Distribution is one way a harvested dataset is got: a URL, or a bucket of the
+// domestic mirror.
+type Distribution struct {
+	Title        string `json:"title,omitempty" maxLength:"500"`
+	URL          string `json:"url,omitempty" maxLength:"2000"`
+	Format       string `json:"format,omitempty" maxLength:"100"`
+	MirrorBucket string `json:"mirror_bucket,omitempty" maxLength:"63" doc:"the domestic mirror's bucket on the S3 endpoint"`
+	MirrorPrefix string `json:"mirror_prefix,omitempty" maxLength:"1024"`
 }
 
 // Field describes one field of the data.
@@ -301,7 +328,9 @@ func (d *Details) validate(p *dataport.Problems) {
 // readyForReview checks what submission needs beyond a valid draft (R20 and a
 // listing's mandatory content).
 func (d *Details) readyForReview(p *dataport.Problems) {
-	if d.Title.Zh == "" || d.Title.En == "" {
+	// A harvested product carries the languages its source has (the platform's
+	// English, say); a translation can follow as a revision.
+	if (d.Title.Zh == "" || d.Title.En == "") && d.Harvested == nil {
 		p.Add("title", "a listing is shown in Chinese and English: give both titles")
 	}
 	if d.Summary.Zh == "" && d.Summary.En == "" {

@@ -349,13 +349,15 @@ func (s *Service) Resume(ctx context.Context, actor dataport.Actor, id string) (
 	})
 }
 
-// Delist takes a listed product off the exchange for good (its supplier or agent, or
-// the operator).
+// Delist takes a product off the exchange for good, or withdraws one never listed
+// (its supplier or agent, or the operator).
 func (s *Service) Delist(ctx context.Context, actor dataport.Actor, id string) (Product, error) {
 	const op = "catalog.Delist"
 	return s.change(ctx, op, actor, id, byManagerOrOperator, func(tx *store.Tx, p *Product) (string, map[string]any, error) {
-		if p.Status != Listed && p.Status != Suspended {
-			return "", nil, conflict(op, p, "only a listed or suspended product is delisted")
+		// A product never listed (a draft, one in review) is withdrawn the same way:
+		// it leaves the review queue and stays readable, as delisted ones do.
+		if p.Status == Delisted {
+			return "", nil, conflict(op, p, "the product is delisted already")
 		}
 		p.Status, p.Suspension, p.Change = Delisted, nil, nil // a pending change dies with the listing
 		if err := unindex(tx, p.ID); err != nil {

@@ -7,6 +7,7 @@
 //	dataport put       upload a product revision's files, resumably
 //	dataport get       download a deal's file, a signed link or a mirrored object, resumably
 //	dataport mirror …  the domestic mirror: add, list, sync, remove upstreams
+//	dataport harvest   harvest a platform's catalog now
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -51,6 +52,7 @@ Usage:
   dataport put       upload a product revision's files, resumably, and seal its manifest
   dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
   dataport mirror    the domestic mirror of foreign open data: add, list, sync, remove
+  dataport harvest   harvest an international platform's catalog now, with its report
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return getCmd(ctx, rest, getenv, stdout, stderr)
 	case "mirror":
 		return mirrorCmd(ctx, rest, getenv, stdout, stderr)
+	case "harvest":
+		return harvestCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil
