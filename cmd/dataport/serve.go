@@ -28,6 +28,7 @@ import (
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
+	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
@@ -358,6 +359,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	s3Keys := reg.S3Keys(derive(secret, "s3 access keys"))
+	harvests := harvest.New(db, reg, cat, mirrors, connectors())
+	harvesting, stopHarvesting := context.WithCancel(context.WithoutCancel(ctx))
+	harvested := make(chan struct{})
+	go func() {
+		defer close(harvested)
+		harvests.Schedule(harvesting, time.Minute)
+	}()
+	defer func() { stopHarvesting(); <-harvested }()
 	deliveries, err := delivery.New(db, reg, blobs, deals, delivery.Options{StagingDir: filepath.Join(c.dataDir, "uploads"), LinkKey: derive(secret, "download links")})
 	if err != nil {
 		ln.Close()
@@ -387,7 +396,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
-			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Harvest: harvests, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
