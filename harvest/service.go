@@ -18,7 +18,6 @@ import (
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
-	"github.com/gowebpki/jcs"
 )
 
 // Kinds of source, each read by its connector.
@@ -251,19 +250,18 @@ func source(tx *store.Tx, op, id string) (Source, error) {
 	return src, nil
 }
 
-// contentHash is what change detection compares: the SHA-256 of the record's
-// RFC 8785 canonical JSON, with the source settings that shape its product.
+// contentHash is what change detection compares: the SHA-256 of the record's JSON
+// with the source settings that shape its product. encoding/json writes struct
+// fields in order and map keys sorted, so the same record always hashes the same;
+// the hash is compared only with hashes made here, so it need not be canonical
+// across implementations.
 func contentHash(r Record, settings Settings) string {
-	b, _ := json.Marshal(struct {
+	h := sha256.New()
+	json.NewEncoder(h).Encode(struct {
 		Record   Record   `json:"record"`
 		Settings Settings `json:"settings"`
 	}{r, settings})
-	c, err := jcs.Transform(b)
-	if err != nil {
-		c = b
-	}
-	h := sha256.Sum256(c)
-	return hex.EncodeToString(h[:])
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Report is a run's account: counts, each record that failed and why, notices,
