@@ -365,6 +365,9 @@ func (r *run) details(ctx context.Context, rec Record, hash string) catalog.Deta
 	if d.Summary.Zh == "" && d.Summary.En == "" {
 		d.Summary = cutBilingual(rec.Description, 300)
 	}
+	if d.Summary.Zh == "" && d.Summary.En == "" { // the source says no more than the title
+		d.Summary = d.Title
+	}
 	if rec.Deprecated {
 		d.Restrictions = "The platform marks this dataset deprecated."
 	}

@@ -92,6 +92,9 @@ func harvestCmd(ctx context.Context, args []string, getenv func(string) string, 
 	for _, p := range rep.Problems {
 		fmt.Fprintf(stdout, "  failed %s: %s\n", p.Ref, p.Reason)
 	}
+	for _, n := range rep.Notices {
+		fmt.Fprintf(stdout, "  note %s: %s\n", n.ID, n.Reason)
+	}
 	if rep.RemovalsSkipped {
 		fmt.Fprintln(stdout, "  part of the source could not be read: nothing was delisted")
 	}
