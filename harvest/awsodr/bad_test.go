@@ -427,7 +427,7 @@ func TestAliases(t *testing.T) {
 	if len(probs) != 1 || probs[0].ID != "bomb" || !strings.Contains(probs[0].Reason, "too deeply aliased") {
 		t.Errorf("problems %+v", probs)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
-	}
+	// The bound is on work, not time: the problem above proves the expansion
+	// stopped; how long it took is for the log, never a pass or fail.
+	t.Logf("read in %v", time.Since(start))
 }
