@@ -8,6 +8,7 @@
 //	dataport get       download a deal's file, a signed link or a mirrored object, resumably
 //	dataport mirror …  the domestic mirror: add, list, sync, remove upstreams
 //	dataport harvest   harvest a platform's catalog now
+//	dataport scorecard train a credit scorecard (cross-validated metrics as JSON), or compare two samples (psi)
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -53,6 +54,7 @@ Usage:
   dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
   dataport mirror    the domestic mirror of foreign open data: add, list, sync, remove
   dataport harvest   harvest an international platform's catalog now, with its report
+  dataport scorecard train a credit scorecard on a labelled CSV (cross-validated metrics as JSON); psi compares two samples
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return mirrorCmd(ctx, rest, getenv, stdout, stderr)
 	case "harvest":
 		return harvestCmd(ctx, rest, getenv, stdout, stderr)
+	case "scorecard":
+		return scorecardCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil
