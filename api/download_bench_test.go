@@ -25,6 +25,7 @@ import (
 
 	"github.com/dataport/dataport/api"
 	"github.com/dataport/dataport/delivery"
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -57,9 +58,6 @@ const benchFileSize = 1 << 30
 //
 //	go test -run XXX -bench DownloadVsNginx -benchtime 5x ./api/
 func BenchmarkDownloadVsNginx(b *testing.B) {
-	if testing.Short() {
-		b.Skip("a 1 GiB download: not in -short mode")
-	}
 	nginxBin := nginxPath(b)
 	ctx := context.Background()
 
@@ -312,10 +310,7 @@ func nginxPath(b *testing.B) string {
 		}
 	}
 	if p == "" {
-		if os.Getenv("CI") == "true" {
-			b.Fatal("no nginx to compare with: set DATAPORT_TEST_NGINX to the nginx binary")
-		}
-		b.Skip("no nginx to compare with: install nginx or set DATAPORT_TEST_NGINX to its binary")
+		testenv.Missing(b, "no nginx to compare with: install nginx or set DATAPORT_TEST_NGINX to its binary")
 	}
 	return p
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/blob/blobtest"
+	"github.com/dataport/dataport/internal/testenv"
 )
 
 // The S3 tests need a server. DATAPORT_TEST_S3 names it and a bucket the tests may
@@ -37,7 +38,7 @@ func s3Config(t *testing.T) blob.S3Config {
 	t.Helper()
 	v := os.Getenv(s3Env)
 	if v == "" {
-		t.Skip(s3Env + " not set: set it to http://ACCESS:SECRET@host:port/bucket of an S3-compatible server to test the S3 blob store")
+		testenv.Missing(t, s3Env+" not set: set it to http://ACCESS:SECRET@host:port/bucket of an S3-compatible server to test the S3 blob store")
 	}
 	u, err := url.Parse(v)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/harvest/awsodr"
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/trade/tradetest"
@@ -24,7 +25,7 @@ const registryDir = "../../shared/data/aws-open-data-registry"
 func copyRegistry(t testing.TB) string {
 	t.Helper()
 	if _, err := os.Stat(registryDir); err != nil {
-		t.Skipf("the shared test data is not beside the project (%s): %v", registryDir, err)
+		testenv.Missing(t, "the shared registry checkout is not beside the project (%s): %v", registryDir, err)
 	}
 	dst := t.TempDir()
 	err := filepath.WalkDir(registryDir, func(p string, d os.DirEntry, err error) error {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -44,7 +45,7 @@ func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	raw := os.Getenv(envS3)
 	if raw == "" {
-		t.Skip(envS3 + " is not set (http://ACCESS:SECRET@host:port/bucket of an S3-compatible server); skipping the tests that need an upstream")
+		testenv.Missing(t, envS3+" is not set (http://ACCESS:SECRET@host:port/bucket of an S3-compatible server); skipping the tests that need an upstream")
 	}
 	checkGoroutines(t)
 	u, err := url.Parse(raw)

@@ -12,25 +12,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-)
 
-// findTool returns the path of a command-line client: $env if set, else name on
-// PATH. A missing tool skips the test, or fails it when CI=true.
-func findTool(t *testing.T, env, name string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found on PATH; install it or set %s to its path", name, env)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/dataport/dataport/internal/testenv"
+)
 
 // toolEnv is a clean environment for a client: its own HOME, and none of the
 // AWS_* variables of the machine (AWS_CA_BUNDLE in particular breaks rclone's
@@ -115,7 +99,7 @@ func s3URIs(out string) []string {
 }
 
 func TestS3cmd(t *testing.T) {
-	s3cmd := findTool(t, "DATAPORT_TEST_S3CMD", "s3cmd")
+	s3cmd := testenv.Tool(t, "DATAPORT_TEST_S3CMD", "s3cmd")
 	s := newTestServer(t, Options{})
 	config := func(host string, v2 bool) string {
 		cfg := filepath.Join(t.TempDir(), "s3cfg")
@@ -211,7 +195,7 @@ func TestS3cmd(t *testing.T) {
 }
 
 func TestRclone(t *testing.T) {
-	rclone := findTool(t, "DATAPORT_TEST_RCLONE", "rclone")
+	rclone := testenv.Tool(t, "DATAPORT_TEST_RCLONE", "rclone")
 	s := newTestServer(t, Options{})
 	remote := func(name, access, secret string) []string {
 		p := "RCLONE_CONFIG_" + strings.ToUpper(name) + "_"

@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/dataport/dataport/internal/testenv"
 )
 
 // creditPath is the shared Taiwan credit-card default data (Yeh & Lien, 2009):
@@ -22,7 +24,7 @@ func readCredit(tb testing.TB) *Table {
 	tb.Helper()
 	f, err := os.Open(creditPath)
 	if os.IsNotExist(err) {
-		tb.Skipf("the credit data set is not at %s; skipping", creditPath)
+		testenv.Missing(tb, "the shared credit data set is not at %s (../shared beside the project)", creditPath)
 	}
 	if err != nil {
 		tb.Fatal(err)

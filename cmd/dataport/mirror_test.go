@@ -36,6 +36,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/registry"
 )
@@ -66,7 +67,7 @@ func newMirrorUpstream(tb testing.TB) *mirrorUpstream {
 	tb.Helper()
 	raw := os.Getenv(mirrorTestS3)
 	if raw == "" {
-		tb.Skip(mirrorTestS3 + " is not set (http://ACCESS:SECRET@host:port/bucket of an S3-compatible server); skipping the mirror tests, which need an upstream")
+		testenv.Missing(tb, mirrorTestS3+" is not set (http://ACCESS:SECRET@host:port/bucket of an S3-compatible server); skipping the mirror tests, which need an upstream")
 	}
 	mirrorCheckGoroutines(tb)
 	u, err := url.Parse(raw)
@@ -654,24 +655,6 @@ func mirrorCheckGoroutines(tb testing.TB) {
 	})
 }
 
-// mirrorTool finds a command-line S3 client: $env if set, else name on PATH. A
-// missing one skips the test, or fails it when CI=true.
-func mirrorTool(t *testing.T, envName, name string) string {
-	t.Helper()
-	if p := os.Getenv(envName); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s not found on PATH; install it or set %s to its path", name, envName)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // mirrorToolEnv is a clean environment for a client: a HOME of its own, and none of
 // the machine's AWS_* (AWS_CA_BUNDLE breaks rclone's plain-HTTP requests), RCLONE_*
 // or proxy settings.
@@ -771,7 +754,7 @@ func TestMirrorThroughS3Endpoint(t *testing.T) {
 	s.addUpstream(name, up)
 
 	t.Run("s3cmd", func(t *testing.T) {
-		s3cmd := mirrorTool(t, "DATAPORT_TEST_S3CMD", "s3cmd")
+		s3cmd := testenv.Tool(t, "DATAPORT_TEST_S3CMD", "s3cmd")
 		var key struct {
 			ID     string `json:"access_key_id"`
 			Secret string `json:"secret_access_key"`
@@ -812,7 +795,7 @@ func TestMirrorThroughS3Endpoint(t *testing.T) {
 	})
 
 	t.Run("rclone", func(t *testing.T) {
-		rclone := mirrorTool(t, "DATAPORT_TEST_RCLONE", "rclone")
+		rclone := testenv.Tool(t, "DATAPORT_TEST_RCLONE", "rclone")
 		p := "RCLONE_CONFIG_ANON_"
 		vars := mirrorToolEnv(t, p+"TYPE=s3", p+"PROVIDER=Other", p+"ENDPOINT="+s.s3, p+"FORCE_PATH_STYLE=true", p+"REGION=us-east-1",
 			"RCLONE_CONFIG="+filepath.Join(t.TempDir(), "none.conf"))

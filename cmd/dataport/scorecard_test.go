@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/scorecard"
 )
 
@@ -18,7 +19,7 @@ const creditData = "../../../shared/data/credit/taiwan-default-of-credit-card-cl
 
 func TestScorecardTrainCredit(t *testing.T) {
 	if _, err := os.Stat(creditData); err != nil {
-		t.Skipf("the credit data set is not at %s; skipping", creditData)
+		testenv.Missing(t, "the shared credit data set is not at %s (../shared beside the project)", creditData)
 	}
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/internal/testenv"
 )
 
 // newRegistry makes a registry checkout in a temp dir with the real schema and
@@ -352,9 +353,7 @@ func TestStopsOnYieldErrorAndContext(t *testing.T) {
 // In a git checkout without RegistryEntry dates, they come from history as the
 // registry derives them: first and last commit touching the file.
 func TestDatesFromGit(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	testenv.Tool(t, "", "git")
 	body := strings.Replace(good, "RegistryEntryAdded: 2019-04-01\n", "", 1)
 	dir := newRegistry(t, map[string]string{"example.yaml": body, "dated.yaml": good})
 	git := func(date string, args ...string) {

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/internal/testenv"
 )
 
 // registryDir is the shared copy of the real registry, relative to this package.
@@ -24,7 +25,7 @@ const registryDir = "../../../shared/data/aws-open-data-registry"
 func needRegistry(tb testing.TB) string {
 	tb.Helper()
 	if _, err := os.Stat(filepath.Join(registryDir, "datasets")); err != nil {
-		tb.Skipf("the registry copy is not at %s (%v): skipping the tests on real data", registryDir, err)
+		testenv.Missing(tb, "the shared registry checkout is not at %s (%v)", registryDir, err)
 	}
 	return registryDir
 }

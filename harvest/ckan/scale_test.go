@@ -43,9 +43,6 @@ func (w countingWriter) Write(b []byte) (int, error) {
 // the server, and checks that the live heap does not grow with the packages read:
 // only the ids seen (for duplicate detection) accumulate.
 func TestStreamingIsMemoryFlat(t *testing.T) {
-	if testing.Short() {
-		t.Skip("reads 20,000 packages")
-	}
 	const total = 20000
 	var served atomic.Int64
 	p := &portal{t: t, count: total, pkg: syntheticPackage}
