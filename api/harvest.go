@@ -2,12 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/harvest"
 )
@@ -92,20 +88,8 @@ func (s *Server) runHarvest(ctx context.Context, in *sourcePath) (*huma.StreamRe
 	if _, err := s.Harvest.GetSource(ctx, actor, in.ID); err != nil {
 		return nil, s.problem(err)
 	}
-	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		r, w := humago.Unwrap(hctx)
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		enc := json.NewEncoder(w)
-		var mu sync.Mutex
-		send := func(l harvestLine) {
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(l)
-			rc.Flush()
-		}
-		rep, err := s.Harvest.Run(r.Context(), actor, in.ID, func(done int, ref string) {
+	return jsonLines(func(ctx context.Context, send func(any)) {
+		rep, err := s.Harvest.Run(ctx, actor, in.ID, func(done int, ref string) {
 			if done%25 == 0 {
 				send(harvestLine{Done: done, Ref: ref})
 			}
@@ -115,5 +99,5 @@ func (s *Server) runHarvest(ctx context.Context, in *sourcePath) (*huma.StreamRe
 			l.Error = dataport.MessageOf(err)
 		}
 		send(l)
-	}}, nil
+	}), nil
 }

@@ -87,29 +87,35 @@ func (s *Server) syncUpstream(ctx context.Context, in *syncInput) (*huma.StreamR
 	if _, err := s.Mirror.Upstream(ctx, in.Name); err != nil {
 		return nil, s.problem(dataport.Errorf("mirror.Sync", dataport.KindNotFound, "no upstream %s", in.Name))
 	}
-	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		r, w := humago.Unwrap(hctx)
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		enc := json.NewEncoder(w)
-		flusher, _ := w.(http.Flusher)
-		var mu sync.Mutex
-		send := func(p syncProgress) {
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(p)
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-		rep, err := s.Mirror.Sync(r.Context(), actor, in.Name, in.Body.Prefix, mirror.SyncOptions{BytesPerSecond: in.Body.BytesPerSecond,
+	return jsonLines(func(ctx context.Context, send func(any)) {
+		rep, err := s.Mirror.Sync(ctx, actor, in.Name, in.Body.Prefix, mirror.SyncOptions{BytesPerSecond: in.Body.BytesPerSecond,
 			Concurrency: in.Body.Concurrency, Progress: func(done, total int64, key string) { send(syncProgress{Done: done, Total: total, Key: key}) }})
 		if err != nil {
 			send(syncProgress{Error: dataport.MessageOf(err), Report: &rep})
 			return
 		}
 		send(syncProgress{Report: &rep})
-	}}, nil
+	}), nil
+}
+
+// jsonLines is a streamed answer of JSON lines (application/x-ndjson): fn sends
+// values, each written as one line and flushed at once, so a client shows progress
+// as it happens. fn runs with the request's context: a client that goes away stops it.
+func jsonLines(fn func(ctx context.Context, send func(any))) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		r, w := humago.Unwrap(hctx)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		rc := http.NewResponseController(w)
+		enc := json.NewEncoder(w)
+		var mu sync.Mutex // progress may come from several goroutines
+		fn(r.Context(), func(v any) {
+			mu.Lock()
+			defer mu.Unlock()
+			enc.Encode(v)
+			rc.Flush()
+		})
+	}}
 }
 
 // S3 access keys.

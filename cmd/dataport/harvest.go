@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -58,28 +57,27 @@ func harvestCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var rep *harvest.Report
 	var failed string
-	for sc.Scan() {
+	err = progressLines(res.Body, func(line []byte) (bool, error) {
 		var l struct {
 			Done   int             `json:"done"`
 			Ref    string          `json:"ref"`
 			Report *harvest.Report `json:"report"`
 			Error  string          `json:"error"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return fmt.Errorf("the server's progress is not JSON: %w", err)
+		if err := json.Unmarshal(line, &l); err != nil {
+			return false, err
 		}
 		if l.Report != nil {
 			rep, failed = l.Report, l.Error
-			break
+			return true, nil
 		}
 		fmt.Fprintf(stderr, "\r%d records … %s\x1b[K", l.Done, l.Ref)
-	}
+		return false, nil
+	})
 	fmt.Fprint(stderr, "\r\x1b[K")
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("the harvest's report broke off: %w", err)
 	}
 	if rep == nil {

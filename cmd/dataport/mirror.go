@@ -114,6 +114,23 @@ func mirrorCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 }
 
+// progressLines reads a JSON-lines answer (progress, then a report) line by line,
+// handing each to fn until fn says it was the last.
+func progressLines(r io.Reader, fn func(line []byte) (last bool, err error)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		last, err := fn(sc.Bytes())
+		if err != nil {
+			return fmt.Errorf("the server's answer is not JSON lines: %w", err)
+		}
+		if last {
+			return nil
+		}
+	}
+	return sc.Err()
+}
+
 // sync asks the server to prefetch and draws its progress stream as a bar.
 func (a *exchangeClient) sync(ctx context.Context, name, prefix string, rate int64, concurrency int, stdout, stderr io.Writer) error {
 	body := map[string]any{"prefix": prefix, "bytes_per_second": rate, "concurrency": concurrency}
@@ -128,29 +145,28 @@ func (a *exchangeClient) sync(ctx context.Context, name, prefix string, rate int
 		report *mirror.SyncReport
 		failed string
 	)
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var pb interface{ Set64(int64) error }
-	for sc.Scan() {
+	err = progressLines(res.Body, func(line []byte) (bool, error) {
 		var p struct {
 			Done   int64              `json:"done"`
 			Total  int64              `json:"total"`
 			Report *mirror.SyncReport `json:"report"`
 			Error  string             `json:"error"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-			return fmt.Errorf("the server's progress is not JSON: %w", err)
+		if err := json.Unmarshal(line, &p); err != nil {
+			return false, err
 		}
 		if p.Report != nil {
 			report, failed = p.Report, p.Error
-			break
+			return true, nil
 		}
 		if pb == nil {
 			pb = bar(stderr, p.Total, "syncing "+name+"/"+prefix)
 		}
 		pb.Set64(p.Done)
-	}
-	if err := sc.Err(); err != nil {
+		return false, nil
+	})
+	if err != nil {
 		return fmt.Errorf("the sync broke off (run it again to resume): %w", err)
 	}
 	if report == nil {
