@@ -158,6 +158,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /log/checkpoint", s.logCheckpoint)
 	mux.HandleFunc("GET /log/tile/{path...}", s.logTile)
 	mux.HandleFunc("POST /log/cosignature", s.logCosignature)
+
+	// Finance: merchants' shops, attested order data and features (融资).
+	register(s, http.MethodPost, "connect-shop", "/api/v1/merchants/{id}/shops", "Connect a shop on an e-commerce platform to a merchant; filed (the merchant, the operator)", "finance", s.connectShop, created)
+	get(s, "list-shops", "/api/v1/merchants/{id}/shops", "A merchant's shops (the merchant, the operator)", "finance", s.listShops)
+	register(s, http.MethodPost, "ingest-batch", "/api/v1/merchants/{id}/batches", "Send a batch of order data, CSV or JSON lines, as the raw body: the good rows are kept, the bad ones reported by line and field, and the SHA-256 of the bytes received is filed (the merchant, the operator)", "finance", s.ingestBatch, created, orderDataBody)
+	get(s, "list-batches", "/api/v1/merchants/{id}/batches", "A merchant's attested batches and stream chunks, newest first", "finance", s.listBatches)
+	register(s, http.MethodPost, "stream-orders", "/api/v1/merchants/{id}/stream", "Send order data as a live stream of JSON lines, full duplex: each chunk is applied and attested as it arrives and answered with a JSON line of its report; the stream's report ends the answer", "finance", s.streamOrders, orderStreamBody)
+	get(s, "merchant-features", "/api/v1/merchants/{id}/features", "A merchant's credit features over 7, 30 and 90 days as of a moment, per shop and in all, naming the attested data they rest on", "finance", s.merchantFeatures)
 }
 
 // maxBody caps request bodies: registry requests are small.

@@ -19,6 +19,7 @@ import (
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/delivery"
+	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/mirror"
@@ -40,6 +41,7 @@ type Deps struct {
 	Delivery   *delivery.Service
 	Mirror     *mirror.Service
 	Harvest    *harvest.Service
+	Finance    *finance.Service
 	S3Keys     *registry.S3Keys
 	Filings    *ledger.Reader
 	Log        *ledger.Log

@@ -8,6 +8,7 @@
 //	dataport get       download a deal's file, a signed link or a mirrored object, resumably
 //	dataport mirror …  the domestic mirror: add, list, sync, remove upstreams
 //	dataport harvest   harvest a platform's catalog now
+//	dataport ingest    send a merchant's order data, as a batch or a live stream; its shops
 //	dataport scorecard train a credit scorecard (cross-validated metrics as JSON), or compare two samples (psi)
 //	dataport version   print the version
 //
@@ -54,6 +55,7 @@ Usage:
   dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
   dataport mirror    the domestic mirror of foreign open data: add, list, sync, remove
   dataport harvest   harvest an international platform's catalog now, with its report
+  dataport ingest    send a merchant's order data (CSV or JSON lines), as a batch or a live stream; connect and list its shops
   dataport scorecard train a credit scorecard on a labelled CSV (cross-validated metrics as JSON); psi compares two samples
   dataport version   print the version
 
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return mirrorCmd(ctx, rest, getenv, stdout, stderr)
 	case "harvest":
 		return harvestCmd(ctx, rest, getenv, stdout, stderr)
+	case "ingest":
+		return ingestCmd(ctx, rest, getenv, stdout, stderr)
 	case "scorecard":
 		return scorecardCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":

@@ -28,6 +28,7 @@ import (
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
+	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/mirror"
@@ -393,10 +394,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 
+	// A batch's checked rows wait in the spool while the rest of it arrives (once
+	// they outgrow memory): beside the data, not in /tmp, which may be small.
+	financeSpool := filepath.Join(c.dataDir, "spool", "finance")
+	if err := os.MkdirAll(financeSpool, 0o700); err != nil {
+		ln.Close()
+		return fmt.Errorf("finance spool: %w", err)
+	}
+	finances := finance.New(db, reg, finance.Options{SpoolDir: financeSpool})
+
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
 			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Harvest: harvests, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Finance: finances,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
