@@ -10,7 +10,8 @@ import (
 	"github.com/dataport/dataport/store"
 )
 
-// windows are the lengths, in days, of the rolling windows features are computed over.
+// windows are the lengths, in days, of the rolling windows features are computed
+// over. SpanDays is twice the longest.
 var windows = []int{7, 30, 90}
 
 // Receivables are counted from this many days after as_of …
@@ -96,8 +97,59 @@ type Receivable struct {
 	To       string `json:"to"`
 }
 
-// span is the days the features read: the longest window and the one before it.
-var span = 2 * slices.Max(windows)
+// SpanDays is the number of days the features read, up to and including as_of's
+// day: the longest window and the one before it (for its growth).
+const SpanDays = 180
+
+// span is SpanDays as the series' length.
+const span = SpanDays
+
+// DaySums are the sums of one shop's orders placed on one day (China Standard
+// Time) in one currency: one row of the daily aggregates that every apply keeps
+// up to date, and what Compute reads. The package documentation says what each
+// counts.
+type DaySums struct {
+	Day              string // YYYY-MM-DD, China Standard Time: the day the orders were placed
+	Currency         string // ISO 4217
+	Orders           int64  // placed, not cancelled
+	Cancelled        int64
+	Sales            int64 // minor units: the amounts of the orders not cancelled
+	Returns          int64
+	Refunds          int64 // orders with a refund
+	RefundAmount     int64 // minor units
+	Complaints       int64
+	RatingSum        int64
+	Ratings          int64
+	Dispatched       int64 // orders with a shipped event
+	DispatchedOnTime int64 // of those, shipped within 48 hours of the order
+}
+
+func (d *DaySums) array() [nDaily]int64 {
+	var a [nDaily]int64
+	a[dOrders], a[dCancelled], a[dSales], a[dReturns], a[dRefunds] = d.Orders, d.Cancelled, d.Sales, d.Returns, d.Refunds
+	a[dRefundAmount], a[dComplaints], a[dRatingSum], a[dRatings] = d.RefundAmount, d.Complaints, d.RatingSum, d.Ratings
+	a[dDispatched], a[dOnTime] = d.Dispatched, d.DispatchedOnTime
+	return a
+}
+
+// DueSums are one shop's open receivables due on one day in one currency: what
+// the platform owes for the orders paid, shipped or delivered and not settled
+// whose expected settlement is that day.
+type DueSums struct {
+	Day      string // YYYY-MM-DD, China Standard Time: the expected settlement day
+	Currency string
+	Amount   int64 // minor units: the orders' amounts less their refunds
+	Orders   int64
+}
+
+// ShopData is what one shop's features are computed from: its daily sums and its
+// open receivables by due day, in any order. Days outside the span of as_of, and
+// receivables not due 7 to 21 days after it, are not read.
+type ShopData struct {
+	Shop        Shop
+	Days        []DaySums
+	Receivables []DueSums
+}
 
 // series is one scope's daily sums (a shop, or the merchant), by day from the
 // first day of the span.
@@ -143,12 +195,26 @@ func (s *Service) Features(ctx context.Context, actor dataport.Actor, merchantID
 	return fs, err
 }
 
+// FeaturesIn computes the merchant's features as of asOf (the transaction's time
+// when zero) inside another capability's transaction, which sees them consistent
+// with whatever else it reads and writes: a credit decision reads the features it
+// decides on in the transaction that files the decision. It checks no permission:
+// the caller has checked its own.
+func (s *Service) FeaturesIn(tx *store.Tx, merchantID string, asOf time.Time) (FeatureSet, error) {
+	if asOf.IsZero() {
+		asOf = tx.Now()
+	}
+	fs, err := features(tx, merchantID, asOf)
+	return fs, dataport.Wrap("finance.FeaturesIn", err)
+}
+
+// features reads the merchant's stored sums over the span and computes from them.
 func features(tx *store.Tx, merchantID string, asOf time.Time) (FeatureSet, error) {
 	last := dayOf(asOf.UnixMicro())
 	first := last - int32(span) + 1
-	fs := FeatureSet{MerchantID: merchantID, AsOf: asOf.UTC(), Day: dayString(last), Shops: []ShopFeatures{}}
+	var batches, through int64
 	err := tx.QueryRow(`SELECT batches, last_filing_seq FROM finance_merchants WHERE merchant_id = $1`, merchantID).
-		Scan(&fs.Batches, &fs.DataThrough)
+		Scan(&batches, &through)
 	if err != nil && !isNoRows(err) {
 		return FeatureSet{}, err
 	}
@@ -157,12 +223,11 @@ func features(tx *store.Tx, merchantID string, asOf time.Time) (FeatureSet, erro
 		return FeatureSet{}, err
 	}
 	index := map[string]int{}
-	perShop := make([]*series, len(list))
+	data := make([]ShopData, len(list))
 	for i, sh := range list {
 		index[sh.ID] = i
-		perShop[i] = newSeries()
+		data[i].Shop = sh
 	}
-	all := newSeries()
 	rows, err := tx.Query(`SELECT shop_id, day, currency, orders, cancelled, sales, returns, refunds, refund_amount,
 		complaints, rating_sum, ratings, dispatched, dispatched_on_time FROM finance_daily
 		WHERE merchant_id = $1 AND day >= $2 AND day <= $3`, merchantID, dayString(first), dayString(last))
@@ -171,59 +236,153 @@ func features(tx *store.Tx, merchantID string, asOf time.Time) (FeatureSet, erro
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var shop, day, currency string
-		var d [nDaily]int64
-		if err := rows.Scan(&shop, &day, &currency, &d[dOrders], &d[dCancelled], &d[dSales], &d[dReturns], &d[dRefunds],
-			&d[dRefundAmount], &d[dComplaints], &d[dRatingSum], &d[dRatings], &d[dDispatched], &d[dOnTime]); err != nil {
+		var shop string
+		var d DaySums
+		if err := rows.Scan(&shop, &d.Day, &d.Currency, &d.Orders, &d.Cancelled, &d.Sales, &d.Returns, &d.Refunds,
+			&d.RefundAmount, &d.Complaints, &d.RatingSum, &d.Ratings, &d.Dispatched, &d.DispatchedOnTime); err != nil {
 			return FeatureSet{}, err
 		}
-		n, ok := parseDay(day)
-		i, known := index[shop]
-		if !ok || !known || n < first || n > last {
-			continue
+		if i, known := index[shop]; known {
+			data[i].Days = append(data[i].Days, d)
 		}
-		perShop[i].add(int(n-first), currency, &d)
-		all.add(int(n-first), currency, &d)
 	}
 	if err := rows.Err(); err != nil {
 		return FeatureSet{}, err
 	}
 	rows.Close()
 	from, to := last+receivablesFrom, last+receivablesTo
-	rrows, err := tx.Query(`SELECT shop_id, currency, SUM(amount), SUM(orders) FROM finance_receivables
-		WHERE merchant_id = $1 AND due_on >= $2 AND due_on <= $3 GROUP BY shop_id, currency`, merchantID, dayString(from), dayString(to))
+	rrows, err := tx.Query(`SELECT shop_id, due_on, currency, amount, orders FROM finance_receivables
+		WHERE merchant_id = $1 AND due_on >= $2 AND due_on <= $3`, merchantID, dayString(from), dayString(to))
 	if err != nil {
 		return FeatureSet{}, err
 	}
 	defer rrows.Close()
 	for rrows.Next() {
-		var shop, currency string
-		var amount, orders int64
-		if err := rrows.Scan(&shop, &currency, &amount, &orders); err != nil {
+		var shop string
+		var r DueSums
+		if err := rrows.Scan(&shop, &r.Day, &r.Currency, &r.Amount, &r.Orders); err != nil {
 			return FeatureSet{}, err
 		}
-		i, known := index[shop]
-		if !known || amount == 0 && orders == 0 {
-			continue
-		}
-		for _, sc := range []*series{perShop[i], all} {
-			r := sc.recv[currency]
-			if r == nil {
-				r = &Receivable{Currency: currency, From: dayString(from), To: dayString(to)}
-				sc.recv[currency] = r
-			}
-			r.Amount += amount
-			r.Orders += orders
+		if i, known := index[shop]; known {
+			data[i].Receivables = append(data[i].Receivables, r)
 		}
 	}
 	if err := rrows.Err(); err != nil {
 		return FeatureSet{}, err
 	}
-	for i, sh := range list {
-		fs.Shops = append(fs.Shops, ShopFeatures{Shop: sh, Features: perShop[i].features(last, perShop[i:i+1])})
+	fs := Compute(merchantID, asOf, data)
+	fs.Batches, fs.DataThrough = batches, through
+	return fs, nil
+}
+
+// Compute computes a merchant's features as of asOf from its shops' sums, by the
+// formulas of the package documentation: what Features does on the stored
+// aggregates, for sums held in memory (a simulation, a what-if). The shops'
+// features come in the order of shops. DataThrough and Batches stay 0: they name
+// attested data, which only the stored path knows.
+func Compute(merchantID string, asOf time.Time, shops []ShopData) FeatureSet {
+	last := dayOf(asOf.UnixMicro())
+	first := last - int32(span) + 1
+	from, to := last+receivablesFrom, last+receivablesTo
+	fs := FeatureSet{MerchantID: merchantID, AsOf: asOf.UTC(), Day: dayString(last), Shops: make([]ShopFeatures, 0, len(shops))}
+	perShop := make([]*series, len(shops))
+	all := newSeries()
+	for i := range shops {
+		sc := newSeries()
+		perShop[i] = sc
+		for j := range shops[i].Days {
+			d := &shops[i].Days[j]
+			n, ok := dayNumber(d.Day)
+			if !ok || n < first || n > last {
+				continue
+			}
+			a := d.array()
+			sc.add(int(n-first), d.Currency, &a)
+			all.add(int(n-first), d.Currency, &a)
+		}
+		// Receivables are summed per currency before they count: a shop whose
+		// receivables in a currency net to nothing shows no entry for it.
+		var due map[string]*[2]int64
+		for _, r := range shops[i].Receivables {
+			n, ok := dayNumber(r.Day)
+			if !ok || n < from || n > to {
+				continue
+			}
+			if due == nil {
+				due = map[string]*[2]int64{}
+			}
+			v := due[r.Currency]
+			if v == nil {
+				v = new([2]int64)
+				due[r.Currency] = v
+			}
+			v[0] += r.Amount
+			v[1] += r.Orders
+		}
+		for currency, v := range due {
+			if *v == ([2]int64{}) {
+				continue
+			}
+			for _, s := range []*series{sc, all} {
+				rc := s.recv[currency]
+				if rc == nil {
+					rc = &Receivable{Currency: currency, From: dayString(from), To: dayString(to)}
+					s.recv[currency] = rc
+				}
+				rc.Amount += v[0]
+				rc.Orders += v[1]
+			}
+		}
+	}
+	for i := range shops {
+		fs.Shops = append(fs.Shops, ShopFeatures{Shop: shops[i].Shop, Features: perShop[i].features(last, perShop[i:i+1])})
 	}
 	fs.Merchant = all.features(last, perShop)
-	return fs, nil
+	return fs
+}
+
+// dayNumber reads a YYYY-MM-DD day as a day number. Compute reads one per shop
+// and day, hundreds of thousands a second in a simulation, so the common case (a
+// day of the month up to 28, valid in every month) is worked out by hand (H.
+// Hinnant's days-from-civil algorithm, the inverse of civil); the rest goes
+// through parseDay, which checks the calendar.
+func dayNumber(s string) (int32, bool) {
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, okY := digits(s[0:4])
+		m, okM := digits(s[5:7])
+		d, okD := digits(s[8:10])
+		if okY && okM && okD && m >= 1 && m <= 12 && d >= 1 && d <= 28 {
+			if m <= 2 {
+				y--
+			}
+			era := y / 400
+			if y < 0 {
+				era = (y - 399) / 400
+			}
+			yoe := y - era*400
+			mp := m + 9
+			if m > 2 {
+				mp = m - 3
+			}
+			doy := (153*mp+2)/5 + d - 1
+			doe := yoe*365 + yoe/4 - yoe/100 + doy
+			return int32(era*146097 + doe - 719468), true
+		}
+	}
+	return parseDay(s)
+}
+
+// digits reads a short run of ASCII digits.
+func digits(s string) (int64, bool) {
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // features computes a scope's features; shops are the scope's shops, for the
