@@ -1,0 +1,121 @@
+// Package dsp makes dataport a participant of the Eclipse Dataspace Protocol
+// 2025-1 (DSP): a connector of an international data space browses the
+// exchange's catalog, negotiates a contract and runs a transfer against dataport
+// as against any other connector, and dataport does the same against it.
+//
+// This package holds the protocol itself; the endpoints that put it in front of
+// the catalog, trade and delivery come next (SCENARIOS.md, "What is left").
+//
+// # Messages
+//
+// The release's JSON Schemas and JSON-LD contexts are embedded (spec/, unchanged,
+// with their Apache 2.0 licence). Every schema is registered by its $id and the
+// compiler's loader refuses any other URL, naming it: nothing is ever fetched.
+// Validate checks a message against its kind's schema and says which field is
+// wrong and why, as the protocol's error messages carry it. Three transfer
+// schemas of the release refer to a definition as "#definitions/…", which JSON
+// Schema 2019-09 reads as an anchor no schema has; they are registered with the
+// pointer they mean, "#/definitions/…" (repairRefs). One example of the release,
+// common/example/dataservice-did-service.json, fails its own schema (its
+// serviceEndpoint does not end in /catalog); the tests pin that defect.
+//
+// Every message has a Go type (CatalogRequestMessage … TransferError,
+// VersionResponse, DIDService) written with the compacted terms of the DSP
+// context, which is how the specification's examples are written. Encode is how
+// a message leaves dataport: it fills in "@context" and "@type" and refuses to
+// write what its schema refuses. Decode is how one comes in: it validates, and a
+// message written in another JSON-LD form of the same terms (prefixed,
+// "dspace:providerPid", or expanded IRIs) is first compacted with the protocol's
+// contexts (Compact), so that it is read by its meaning and not its spelling.
+// What DCAT and ODRL objects carry beyond the schema (dct:title, a profile's
+// terms) is kept in Extra and written back unchanged.
+//
+// # State machines
+//
+// NegotiationState.Next and TransferState.Next are the protocol's state machines
+// ("Contract Negotiation Protocol" and "Transfer Process Protocol", "State
+// Machine"): pure functions from a state, the sender's role and the message to
+// the next state, or to a KindConflict error that names the state and the moves
+// it admits. Both connectors run the same machine; the receiver of a message
+// checks it, and so does the sender before sending. An error is answered with
+// HTTP 400 and the protocol's error message, and the state stays as it was
+// (StatusOf, CodeOf, WriteError). Unknown processes and callers who may not see
+// them both get 404, as the bindings require.
+//
+// # Negotiations are deals
+//
+// A DSP contract negotiation in which dataport is the provider is a trade deal;
+// the two state machines are the same (the trade package's moves table follows
+// DSP 2025-1, and so does this one), so each DSP message is one trade call:
+//
+//	ContractRequestMessage (new)      trade.Request: the offer's target is a listed product, the
+//	                                  offer's terms choose the plan, scenario, purpose and delivery
+//	                                  mode; the buyer is the authenticated participant; assessed,
+//	                                  and the price held in escrow
+//	ContractOfferMessage              trade.Offer, by the supplier or its agent through the API;
+//	                                  dsp then posts the message to the consumer's callback
+//	ContractRequestMessage (counter)  trade.CounterRequest: the counter-offer's price (its
+//	                                  compensate duty); a counter-offer that changes other terms is
+//	                                  refused naming them, as trade negotiates the price only
+//	event ACCEPTED                    trade.Accept
+//	ContractAgreementMessage          trade.Agree (the provider's Ed25519 signature); the message
+//	                                  carries the contract's policy as the ODRL Agreement
+//	ContractAgreementVerification     trade.Verify (see Signatures)
+//	event FINALIZED                   trade.Finalize: the exchange countersigns and files
+//	ContractNegotiationTermination    trade.Terminate (refused once FINALIZED, as DSP requires)
+//
+// Identifiers. The deal keeps its id; the protocol sees IRIs made from it: the
+// provider pid "urn:dataport:negotiation:<deal id>", the agreement's @id the
+// contract policy's uid, "urn:dataport:deal:<deal id>" (what a transfer request's
+// agreementId names), a dataset's @id "urn:dataport:product:<product id>". The
+// consumer's pid and callback address are stored beside the deal in a DSP process
+// table, changed in the same transaction as the deal and filed with it.
+//
+// Agreement ↔ signed contract. The contract (trade.Deal.Contract, RFC 8785
+// canonical JSON, signed by both parties and countersigned) stays what binds; the
+// DSP Agreement is its policy written in the DSP profile's terms: target the
+// dataset's @id, assigner and assignee the parties' participant IRIs, timestamp
+// the agreement's time, the permission's constraints as the contract states them
+// (purpose, scenario, territory, term, count) with numbers as typed literals (the
+// schema admits strings, objects and arrays only), and the contract's SHA-256 as
+// an extra property, so that the consumer can fetch and check the signed contract.
+//
+// Signatures. trade.Verify takes the buyer's Ed25519 signature over the
+// contract; a foreign connector sends a bare verification message. The choice to
+// make in trade: accept a signature carried in the message as an extension
+// property when the buyer's connector is a dataport (or any connector whose
+// participant registered a key), and otherwise record the authenticated
+// verification message itself (its hash, the key it came with) as the buyer's
+// assent, which the exchange's countersignature then covers.
+//
+// Provider-initiated negotiations ("[*] → OFFERED") have no trade counterpart:
+// trade deals always begin with the buyer's request. dataport does not start
+// negotiations as provider, and refuses an initial offer as consumer until it does.
+//
+// # Transfers are deliveries
+//
+// A transfer request names an agreement (a finalized deal of the caller) and a
+// format, one of the distributions the catalog listed for its delivery modes. For
+// a pull, the provider's start message carries a data address: an endpoint of the
+// deal's delivery with a short-lived token bound to the transfer as its
+// "authorization" property; each download is a use the entitlement counts
+// (trade.Use) and files, as every delivery is. Suspension makes the token refused
+// until a start resumes it; termination revokes it; the consumer's completion is
+// its confirmation of delivery (trade.ConfirmDelivery), which releases the escrow
+// and issues the certificate. Transfer termination does not end the deal.
+//
+// # Identity
+//
+// DSP leaves the Authorization header's meaning to the data space. Every protocol
+// request is bound to a registered participant by an Authenticator; the first
+// scheme, APIKeys ("dataport-api-key", version 1), takes an API key the exchange
+// issued to the participant, presented as a Bearer token (or bare, as some
+// connectors send it), and resolves it with the registry, so a foreign connector
+// is registered, checked and suspended as any participant is. The scheme is named
+// in the version metadata's auth. Other profiles plug in behind the same interface:
+// a Decentralized Claims Protocol authenticator would verify the self-issued ID
+// token and the presented credentials and map the holder's DID to the participant
+// registered with it. dataport's own requests carry Credentials: BearerToken for a
+// key another dataport issued to this one, so two dataport instances register each
+// other's operator (or buyer) as a participant and exchange keys.
+package dsp

@@ -1,0 +1,117 @@
+package dsp_test
+
+import (
+	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var scenarioID = regexp.MustCompile(`^(CAT|MET|CN|CN_C|TP|TP_C):\d\d-\d\d$`)
+
+// testName is the test of a scenario: CN_C:03-02 → TestTCK_CN_C_03_02.
+func testName(id string) string {
+	return "TestTCK_" + strings.NewReplacer(":", "_", "-", "_").Replace(id)
+}
+
+// SCENARIOS.md lists every scenario of the kit once, with the kit's own words,
+// and says "runs" exactly for those that have a test in tck_test.go; and every
+// test there is a scenario's.
+func TestScenariosPage(t *testing.T) {
+	dir := needShared(t)
+	f, err := os.Open(filepath.Join(dir, "TCK-SCENARIOS.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]string{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		id, title, ok := strings.Cut(line, ": ")
+		if !ok || !scenarioID.MatchString(id) {
+			t.Fatalf("TCK-SCENARIOS.txt: unexpected line %q", line)
+		}
+		if _, dup := want[id]; dup {
+			t.Fatalf("TCK-SCENARIOS.txt: %s twice", id)
+		}
+		want[id], order = title, append(order, id)
+	}
+	if len(want) != 67 {
+		t.Fatalf("%d scenarios in the release's list, the issue says 67", len(want))
+	}
+
+	page, err := os.ReadFile("SCENARIOS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	running := map[string]bool{}
+	for _, line := range strings.Split(string(page), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 7 {
+			continue
+		}
+		id := strings.TrimSpace(cells[1])
+		if !scenarioID.MatchString(id) {
+			continue
+		}
+		if seen[id] {
+			t.Errorf("SCENARIOS.md lists %s twice", id)
+		}
+		seen[id] = true
+		if got := strings.TrimSpace(cells[2]); got != want[id] {
+			t.Errorf("SCENARIOS.md: %s is %q; the kit says %q", id, got, want[id])
+		}
+		switch status := strings.TrimSpace(cells[5]); {
+		case strings.HasPrefix(status, "runs"):
+			if !strings.Contains(status, "`"+testName(id)+"`") {
+				t.Errorf("SCENARIOS.md: %s runs, but its status does not name %s", id, testName(id))
+			}
+			running[id] = true
+		case status == "to do":
+		default:
+			t.Errorf("SCENARIOS.md: %s has status %q", id, status)
+		}
+	}
+	for _, id := range order {
+		if !seen[id] {
+			t.Errorf("SCENARIOS.md does not list %s", id)
+		}
+	}
+
+	fset := token.NewFileSet()
+	file, err := parser.ParseFile(fset, "tck_test.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]bool{}
+	for _, d := range file.Decls {
+		if fn, ok := d.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "TestTCK_") {
+			tests[fn.Name.Name] = true
+		}
+	}
+	var names []string
+	for id := range running {
+		names = append(names, testName(id))
+		if !tests[testName(id)] {
+			t.Errorf("SCENARIOS.md says %s runs, but tck_test.go has no %s", id, testName(id))
+		}
+	}
+	for name := range tests {
+		if !slices.Contains(names, name) {
+			t.Errorf("tck_test.go has %s, which SCENARIOS.md does not list as running", name)
+		}
+	}
+	t.Logf("%d of %d scenarios run", len(running), len(want))
+}
