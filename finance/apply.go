@@ -194,6 +194,7 @@ type applier struct {
 	shops []Shop
 	b     *Batch
 	sums  *sums
+	ch    *changes // what the apply changed, for the hooks and the live flow
 	args  []any
 	chunk []order
 	keys  map[orderKey]struct{}
@@ -206,8 +207,9 @@ type orderKey struct {
 }
 
 // applyOrders writes the orders next yields, sums the aggregates and writes them,
-// and files the attestation of b. It fills b's counts and filing.
-func applyOrders(tx *store.Tx, actor dataport.Actor, stmts *statements, shops []Shop, b *Batch, next func(*order) (bool, error)) error {
+// files the attestation of b, keeps the merchant's live limit and runs the
+// OnApplied hooks. It fills b's counts and filing.
+func (s *Service) applyOrders(tx *store.Tx, actor dataport.Actor, shops []Shop, b *Batch, next func(*order) (bool, error)) error {
 	const op = "finance.apply"
 	now := store.FormatTime(tx.Now())
 	// Take the merchant's row first: on PostgreSQL its lock makes two applies for
@@ -216,8 +218,18 @@ func applyOrders(tx *store.Tx, actor dataport.Actor, stmts *statements, shops []
 		VALUES ($1, 0, '', 0, $2) ON CONFLICT (merchant_id) DO UPDATE SET updated_at = excluded.updated_at`, b.MerchantID, now); err != nil {
 		return dataport.Internal(op, err)
 	}
-	a := &applier{tx: tx, stmts: stmts, shops: shops, b: b, sums: newSums(),
+	a := &applier{tx: tx, stmts: s.stmts, shops: shops, b: b, sums: newSums(),
+		ch:   &changes{cur: map[uint8]*AppliedCurrency{}},
 		args: make([]any, 0, chunkRows*nOrderColumns), keys: map[orderKey]struct{}{}, days: map[int32]string{}}
+	// The live-limit policy is read before the orders, so that each row's share of
+	// the live flow is decided as it is applied (see live.go).
+	pol, ok, err := livePolicy(tx, b.MerchantID, true)
+	if err != nil {
+		return dataport.Internal(op, err)
+	}
+	if ok {
+		a.ch.live = newLiveAcc(&pol, tx.Now())
+	}
 	var o order
 	for {
 		ok, err := next(&o)
@@ -282,7 +294,14 @@ func applyOrders(tx *store.Tx, actor dataport.Actor, stmts *statements, shops []
 		WHERE merchant_id = $1`, b.MerchantID, b.ID, b.FilingSeq); err != nil {
 		return dataport.Internal(op, err)
 	}
-	return nil
+	// The live limit first, so that the hooks (a lender's) see the limit that
+	// this apply's data gives.
+	if a.ch.live != nil {
+		if err := a.ch.live.apply(tx, actor, b); err != nil {
+			return dataport.Wrap(op, err)
+		}
+	}
+	return s.runHooks(tx, op, a.ch.applied(b, tx.Now()))
 }
 
 // time formats a time for storage, "" for none.
@@ -347,6 +366,7 @@ func (a *applier) flush() error {
 	if inserted == int64(len(rows)) {
 		for i := range rows {
 			a.sums.add(&rows[i], 1)
+			a.ch.note(nil, &rows[i])
 		}
 		a.b.Inserted += inserted
 		return nil
@@ -373,6 +393,7 @@ func (a *applier) decide(o *order) error {
 	}
 	if batch == a.b.ID && line == o.line {
 		a.sums.add(o, 1)
+		a.ch.note(nil, o)
 		a.b.Inserted++
 		return nil
 	}
@@ -419,6 +440,7 @@ func (a *applier) decide(o *order) error {
 	}
 	a.sums.add(&stored, -1)
 	a.sums.add(o, 1)
+	a.ch.note(&stored, o)
 	a.b.Updated++
 	return nil
 }

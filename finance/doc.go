@@ -109,6 +109,117 @@
 // chunks' bytes, in order, are the stream. When the connection breaks, the lines
 // after the last applied chunk are dropped and are to be sent again.
 //
+// # Apply hooks
+//
+// Other capabilities act on order data as it arrives — a lender takes T+0
+// repayments from the receivables the platforms just settled — by registering a
+// function with OnApplied at wiring time. Every apply, each batch and each stream
+// chunk, calls the functions inside its own transaction, after its orders, sums,
+// batch record, attestation and live limit are written, with what it changed
+// (Applied): the merchant, the batch id, kind (batch or stream), the filing seq
+// of its attestation, the transaction's time, and per currency, in minor units:
+//
+//	sales                 orders that became counted (inserted not cancelled, or moved out of
+//	                      cancelled by a newer version), and their amount
+//	refunds               counted orders whose refund amount grew or that became refunded, and
+//	                      the refund amount they added
+//	cancelled             orders that became cancelled, and the sales they withdrew (the amount of
+//	                      those that counted before)
+//	settled               receivables newly settled: orders stored before without settled_at that
+//	                      now have it, not cancelled, and Σ (amount − refund amount) paid for them
+//	settled_on_arrival    orders new to the exchange that arrived settled, and what was paid for
+//	                      them: a batch of history arrives mostly settled, so these are kept apart
+//
+// Each row is decided against the order as it stood just before it: an order
+// inserted and cancelled within one batch is a sale and a cancellation.
+// Duplicates and stale rows count nowhere. A function that fails rolls back the
+// whole apply — no order, sum, batch, attestation, live limit or anything the
+// other functions wrote — and the batch (or the stream, at that chunk) fails
+// with its error.
+//
+// # Live ad-spend limits (投流貸)
+//
+// A live-stream seller borrows for its ad spend against the orders its live room
+// is taking now. The exchange operator gives such a merchant a live-limit policy
+// (SetLiveLimitPolicy, filed as finance.live_limit_policy_set): the currency (CNY
+// by default), floor and cap, a multiplier, the sales window W (600 s by default)
+// and the recent window S (60 s) at its end, a refund penalty, a drop tolerance,
+// how fast the limit may rise, and the step it moves in. Only the operator sets
+// it: the limit is a risk parameter of the exchange and the institutions that
+// lend on it, not the merchant's to choose.
+//
+// From then on every apply of the merchant's data adds its live flow to 10-second
+// buckets by arrival time — the exchange's clock when the apply ran, not the
+// orders' ordered_at — in the policy's currency: live sales (orders that became
+// sales, placed within W before they arrived: history sent late is no live
+// selling) and live refunds (refunds, and cancellations of counted orders for
+// what was not refunded of them yet, that happened within W before they arrived:
+// by the row's updated_at when it has one; a stored order that changed since it
+// was last seen is taken as changing now; a new order by its ordered_at). Buckets
+// that left the window are deleted whenever the limit is stored.
+//
+// The limit is then recomputed in the same transaction, after the attestation: a
+// limit that changes is stored and filed (finance.live_limit_changed) with the
+// previous and new limit, the reason, and the inputs below; its data_through is
+// the attestation of the very chunk that changed it. A line of a live stream so
+// counts within the stream's chunk delay (200 ms) and the apply's commit. A read
+// (LiveLimit, LiveLimitIn) recomputes the limit as of now, so the windows slide
+// without new data: when orders stop, the limit falls to the floor. Sweep, run
+// by the server every second, files what sliding changed.
+//
+// With the current 10-second bucket partly elapsed (e seconds), the window covers
+// D_W = W − 10 + e seconds and the recent window D_S = S − 10 + e. Paces are
+// measured from the window's first sale, so that a stream that began three
+// minutes ago is held against its own minutes, not against a silent window: D_A
+// is the time since the start of the first bucket with a sale (at least D_S), D_P
+// the part of it before the recent window. "Previous" is the window before the
+// recent window. Over the window, in minor units:
+//
+//	net            max(0, paid − refunded) × W / D_W          (scaled to the whole window)
+//	base           multiplier × net
+//	ceiling        min(base, cap); when above the last change's ceiling, at most that + rise
+//	pace ratio     p = (recent paid / D_S) / (previous paid / D_P); none when previous paid = 0
+//	drop factor    d = 1 when there is no p or p ≥ 1 − tolerance, else p / (1 − tolerance)
+//	recent rate    recent refunded / max(recent paid, paid × D_S / D_A), at most 1 (1 when the
+//	               window sold nothing): the window's average pace stands in when the recent
+//	               window sold less, so that a lull does not make a few refunds look like many
+//	previous rate  previous refunded / previous paid (0 when previous paid = 0)
+//	refund spike   r = max(0, recent rate − previous rate)
+//	refund factor  f = max(0, 1 − penalty × r)
+//	formula        ceiling × d × f
+//	target         the formula held between floor and cap, rounded down to floor + k × step
+//	               (the cap itself is on the grid)
+//	limit          the target; when above the last limit, at most the last limit + rise; when
+//	               the refund or drop factor fell since the last recomputation, at most the
+//	               last limit × (new / last) of each that fell, on the grid
+//	rise           cap × rise_per_minute × min(time since the last change, S) / 60 s
+//
+// so a drop in paid orders (the recent window's pace below the pace before it by
+// more than the tolerance) and a spike in refunds (the recent refund rate above
+// the rate before it) lower the limit at once, even while sales are still
+// lifting its ceiling: in the apply that shows them, or,
+// when orders simply stop, as of the next read (and the sweep's filing). A
+// steady refund rate is no spike, as net sales count it already.
+// The limit rises only gradually, by the rise per minute: orders pumped up for a
+// few minutes and refunded afterwards must not lend the cap at once, and after a
+// drop or a spike has passed the limit comes back at the same pace. Time counts
+// towards a rise up to S only, so a limit that sat still for an hour has not
+// earned an hour's rise. The last recomputation is the last that stored
+// anything: an apply keeps the factors it found even when the limit stands (a
+// read or a sweep that changes nothing stores nothing). A change is named for
+// what moved: orders_rising when the limit rose; when it fell, refund_spike or
+// order_drop for whichever of the refund and drop factors fell more, relatively,
+// since the last recomputation, else sales_fell (older sales left the window);
+// policy_set when the operator set the policy.
+// All money arithmetic is on integers (ratios in parts per million, products
+// with 128-bit intermediates); the ratios shown are those integers / 10^6.
+//
+// The merchant itself, the operator and regulators see the limit (LiveLimit) and
+// its changes (LiveLimitHistory); a merchant without a policy has none (no flow is
+// recorded for it). LiveLimitIn gives the limit as of a transaction's time to the
+// lending capability; inside an OnApplied function it is the limit the apply just
+// computed.
+//
 // # Features
 //
 // Every apply adds its orders' changes to daily sums per shop, day and currency,

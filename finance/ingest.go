@@ -73,11 +73,15 @@ func (s *Service) prepare(ctx context.Context, op string, actor dataport.Actor, 
 // and stale when it is older (an earlier status, or an earlier updated_at): see
 // the package documentation.
 //
+// The same transaction keeps the merchant's live limit and runs the OnApplied
+// functions (see the package documentation).
+//
 // Errors, after which nothing of the batch is kept: KindInvalid for an unknown
 // format, a batch without rows, a CSV header that does not name the fields, or a
 // batch that broke off before its end; KindTooLarge past the batch limits;
 // KindConflict when the merchant has no shop; KindNotFound, KindForbidden,
-// KindUnauthorized; KindUnavailable when ctx ends first.
+// KindUnauthorized; KindUnavailable when ctx ends first; the error of an
+// OnApplied function.
 func (s *Service) IngestBatch(ctx context.Context, actor dataport.Actor, merchantID, format string, r io.Reader) (BatchReport, error) {
 	const op = "finance.IngestBatch"
 	if format != "csv" && format != "jsonl" {
@@ -145,7 +149,7 @@ func (s *Service) IngestBatch(ctx context.Context, actor dataport.Actor, merchan
 			return dataport.Internal(op, err)
 		}
 		b := rep.Batch
-		if err := applyOrders(tx, actor, s.stmts, list, &b, sp.next); err != nil {
+		if err := s.applyOrders(tx, actor, list, &b, sp.next); err != nil {
 			return err
 		}
 		rep.Batch = b

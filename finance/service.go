@@ -43,6 +43,7 @@ type Service struct {
 	reg   *registry.Service
 	opts  Options
 	stmts *statements
+	hooks []func(tx *store.Tx, a Applied) error // see OnApplied
 }
 
 // New returns the service over db.

@@ -67,7 +67,8 @@ type piece struct {
 // of exactly the chunk's bytes and the SHA-256 of the stream's bytes from its
 // start through the chunk — so that the chunks, in order, prove the whole stream.
 // onChunk, when not nil, is called with each chunk's report once it is committed,
-// from the calling goroutine: an order counts in the features by then.
+// from the calling goroutine: an order counts in the features, and in the
+// merchant's live limit, by then.
 //
 // When r fails, or ctx ends, the lines after the last applied chunk are dropped:
 // the sender sends them again (orders already applied are duplicates, which change
@@ -253,7 +254,7 @@ func (st *streamState) flush(ctx context.Context) error {
 		}
 		i = 0
 		b := st.chunk.Batch
-		if err := applyOrders(tx, st.actor, st.s.stmts, st.shops, &b, next); err != nil {
+		if err := st.s.applyOrders(tx, st.actor, st.shops, &b, next); err != nil {
 			return err
 		}
 		st.chunk.Batch = b
