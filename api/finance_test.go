@@ -36,11 +36,13 @@ type financeExchange struct {
 	merchantID, merchant string // a merchant and its key
 	otherID, other       string // another merchant
 	buyer                string // a buyer's key
+	clock                *dataport.FixedClock
 }
 
 func newFinanceExchange(t *testing.T, engine store.Engine) *financeExchange {
 	t.Helper()
-	db := storetest.Open(t, engine, store.Options{Clock: dataport.NewFixedClock(financeNow)})
+	clock := dataport.NewFixedClock(financeNow)
+	db := storetest.Open(t, engine, store.Options{Clock: clock})
 	reg := registry.New(db)
 	_, token, _, err := reg.Bootstrap(context.Background(), registry.OperatorIdentity{
 		LegalName: dataport.Bilingual{Zh: "测试数据交易所", En: "Test Data Exchange"}})
@@ -50,7 +52,7 @@ func newFinanceExchange(t *testing.T, engine store.Engine) *financeExchange {
 	fin := finance.New(db, reg, finance.Options{SpoolDir: t.TempDir(), MaxBatchBytes: maxTestBatch})
 	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Finance: fin, Filings: ledger.NewReader(db), Version: "test"}))
 	t.Cleanup(srv.Close)
-	x := &financeExchange{exchange: &exchange{t: t, db: db, reg: reg, srv: srv, operator: token}}
+	x := &financeExchange{exchange: &exchange{t: t, db: db, reg: reg, srv: srv, operator: token}, clock: clock}
 	member := func(name, first17, role string) (string, string) {
 		return x.createWithKey(map[string]any{"legal_name": map[string]any{"zh": name}, "jurisdiction": "CN", "kind": "domestic",
 			"uscc": mustUSCC(first17), "roles": []string{role}})

@@ -70,6 +70,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "decline-quote", "/api/v1/quotes/{id}/decline", "Decline a quote (the demand's buyer)", "catalog", s.declineQuote)
 	mux.HandleFunc("GET /catalog.jsonld", s.catalogJSONLD) // DCAT 3, public, for harvesters
 
+	// The Dataspace Protocol 2025-1 (api/dsp.go): the version metadata, public, and under
+	// dspPath the Catalog Protocol's provider endpoints, authenticated by dsp.APIKeys and
+	// answering in the protocol's messages (dspFirst in server.go routes them past the
+	// REST authentication).
+	mux.Handle("GET "+dspWellKnownPath, s.dspVersion())
+	dspCatalog := s.dspCatalog()
+	mux.HandleFunc("POST "+dspPath+"/catalog/request", dspCatalog.ServeCatalog)
+	mux.HandleFunc("GET "+dspPath+"/catalog/datasets/{id}", dspCatalog.ServeDataset)
+
 	// Compliance: rule packs, assessments, approvals (R1–R22).
 	register(s, http.MethodPost, "assess", "/api/v1/compliance/assessments", "Assess inline facts (what-if) or a product by reference: allow, require or deny, with the rules, requirements and reasons", "compliance", s.assess)
 	get(s, "list-rule-packs", "/api/v1/compliance/packs", "The rule packs, the active one marked", "compliance", s.listPacks)
@@ -166,6 +175,40 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "list-batches", "/api/v1/merchants/{id}/batches", "A merchant's attested batches and stream chunks, newest first", "finance", s.listBatches)
 	register(s, http.MethodPost, "stream-orders", "/api/v1/merchants/{id}/stream", "Send order data as a live stream of JSON lines, full duplex: each chunk is applied and attested as it arrives and answered with a JSON line of its report; the stream's report ends the answer", "finance", s.streamOrders, orderStreamBody)
 	get(s, "merchant-features", "/api/v1/merchants/{id}/features", "A merchant's credit features over 7, 30 and 90 days as of a moment, per shop and in all, naming the attested data they rest on", "finance", s.merchantFeatures)
+	register(s, http.MethodPut, "set-live-limit-policy", "/api/v1/merchants/{id}/live-limit/policy", "Set a live seller's ad-spend limit policy (投流貸): floor, cap, multiplier, windows; filed (the operator)", "finance", s.setLivePolicy)
+	get(s, "live-limit", "/api/v1/merchants/{id}/live-limit", "A live seller's ad-spend limit as of now, recomputed from its live order stream, with its inputs and last filed change (the merchant, the operator, regulators)", "finance", s.liveLimit)
+	get(s, "live-limit-history", "/api/v1/merchants/{id}/live-limit/history", "The filed changes of a live seller's ad-spend limit, newest first, each with its reason and the chunk that caused it", "finance", s.liveLimitHistory)
+
+	// Credit: scores, risk grades and credit lines (授信).
+	register(s, http.MethodPost, "decide", "/api/v1/merchants/{id}/decisions", "Make a credit decision from the merchant's attested data: score, risk grade, PD, line and reasons, with the model id and feature hash; filed (the merchant, the operator)", "credit", s.decide, created)
+	get(s, "list-decisions", "/api/v1/merchants/{id}/decisions", "A merchant's credit decisions, newest first (the merchant, the operator, regulators)", "credit", s.decisions)
+	get(s, "latest-decision", "/api/v1/merchants/{id}/decisions/latest", "A merchant's latest credit decision (the merchant, the operator, regulators)", "credit", s.latestDecision)
+	get(s, "get-decision", "/api/v1/decisions/{id}", "A credit decision (its merchant, the operator, regulators)", "credit", s.getDecision)
+	get(s, "credit-model", "/api/v1/credit/model", "The credit model behind every decision: its id and card, scorecard, master scale (grades and PD bands) and line policy", "credit", s.creditModel)
+	register(s, http.MethodPost, "list-merchant-data", "/api/v1/merchants/{id}/data-products", "List the merchant's own data, its attested orders or its credit summary, as a draft data product written from the data and citing its filings; needs consent: true and a purpose, filed with the draft (the merchant, holding the supplier role)", "credit", s.listMerchantData, created)
+
+	// Lending: consents, banks' subscriptions, offers, applications, loans (融资).
+	s.lendingSchemas()
+	register(s, http.MethodPost, "grant-consent", "/api/v1/merchants/{id}/consents", "Consent to share the merchant's credit data (scope: score, features, orders) with the financial institutions it names, until it expires or is revoked; filed (the merchant itself)", "lending", s.grantConsent, created)
+	get(s, "list-consents", "/api/v1/consents", "Consents in grant order (a merchant: its own; an institution: those naming it, showing only itself; the operator and regulators: all)", "lending", s.listConsents)
+	get(s, "get-consent", "/api/v1/consents/{id}", "A consent, its status as of now", "lending", s.getConsent)
+	register(s, http.MethodPost, "revoke-consent", "/api/v1/consents/{id}/revoke", "Revoke a consent at once: its open offers are withdrawn, loans already made stay; filed (the merchant)", "lending", s.revokeConsent)
+	register(s, http.MethodPost, "create-subscription", "/api/v1/subscriptions", "Subscribe to offers on the credit decisions the criteria match, on the institution's terms, decided by its CEL rules (compiled now: a bad one is refused at rules[i].expr); filed with the rules' SHA-256, not the rules (a financial institution)", "lending", s.createSubscription, created)
+	get(s, "list-subscriptions", "/api/v1/subscriptions", "Subscriptions (an institution: its own; the operator and regulators: all)", "lending", s.listSubscriptions)
+	get(s, "get-subscription", "/api/v1/subscriptions/{id}", "A subscription with its rules (its institution, the operator and regulators)", "lending", s.getSubscription)
+	register(s, http.MethodPut, "set-subscription-rules", "/api/v1/subscriptions/{id}/rules", "Replace the decision rules: a new rules version, compiled now; applications decided before keep theirs (the institution)", "lending", s.setRules)
+	register(s, http.MethodPost, "pause-subscription", "/api/v1/subscriptions/{id}/pause", "No new offers; open ones stand until they expire (the institution, the operator)", "lending", s.pauseSubscription)
+	register(s, http.MethodPost, "resume-subscription", "/api/v1/subscriptions/{id}/resume", "Make a paused subscription active again (the institution, the operator)", "lending", s.resumeSubscription)
+	register(s, http.MethodPost, "cancel-subscription", "/api/v1/subscriptions/{id}/cancel", "End a subscription for good: its open offers are withdrawn (the institution, the operator)", "lending", s.cancelSubscription)
+	get(s, "list-offers", "/api/v1/offers", "Offers in the order they were made: the pull side of the signed lending.offer webhooks (an institution: its own; a merchant: its own; the operator and regulators: all)", "lending", s.listOffers)
+	get(s, "get-offer", "/api/v1/offers/{id}", "An offer; an institution sees the merchant's credit data on it only while the consent is in force", "lending", s.getOffer)
+	register(s, http.MethodPost, "create-application", "/api/v1/offers/{id}/applications", "Apply against an offer and be decided at once by the institution's rules: the decision with every rule's result and reasons, and the loan and its disbursement when approved; filed (the offer's merchant; Idempotency-Key makes it once-only)", "lending", s.apply, created, applyResponses)
+	get(s, "list-applications", "/api/v1/applications", "Applications with their decisions (a merchant: its own; an institution: those made to it; the operator and regulators: all)", "lending", s.listApplications)
+	get(s, "get-application", "/api/v1/applications/{id}", "An application with its decision, and its loan when approved", "lending", s.getApplication)
+	get(s, "list-loans", "/api/v1/loans", "Loans (a merchant: its own; an institution: its own; the operator and regulators: all)", "lending", s.listLoans)
+	get(s, "get-loan", "/api/v1/loans/{id}", "A loan: principal, interest, what is paid and outstanding, its disbursement, days overdue", "lending", s.getLoan)
+	get(s, "loan-repayments", "/api/v1/loans/{id}/repayments", "A loan's repayments from the merchant's settling receivables (T+0), interest first", "lending", s.loanRepayments)
+	get(s, "institution-portfolio", "/api/v1/institutions/{id}/portfolio", "An institution's book: open and closed loans, disbursed, outstanding and overdue, by grade and by product (the institution, the operator and regulators)", "lending", s.portfolio)
 }
 
 // maxBody caps request bodies: registry requests are small.

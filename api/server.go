@@ -18,10 +18,12 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -42,6 +44,8 @@ type Deps struct {
 	Mirror     *mirror.Service
 	Harvest    *harvest.Service
 	Finance    *finance.Service
+	Credit     *credit.Service
+	Lending    *lending.Service
 	S3Keys     *registry.S3Keys
 	Filings    *ledger.Reader
 	Log        *ledger.Log
@@ -88,6 +92,7 @@ func NewServer(deps Deps) *Server {
 
 	h := withRoute(mux)
 	h = s.authenticate(h)
+	h = s.dspFirst(mux, h) // the Dataspace Protocol authenticates itself (api/dsp.go)
 	h = s.observe(h)
 	s.handler = h
 	return s

@@ -241,29 +241,23 @@ func TestDecide(t *testing.T) {
 		if len(fl) != 1 || fl[0].Seq != d.FilingSeq || fl[0].Actor != id || fl[0].Subjects[0] != id {
 			t.Fatalf("filings %+v", fl)
 		}
-		var p struct {
-			MerchantID   string         `json:"merchant_id"`
-			DecisionID   string         `json:"decision_id"`
-			ModelID      string         `json:"model_id"`
-			ModelVersion string         `json:"model_version"`
-			FeatureHash  string         `json:"feature_hash"`
-			DataThrough  int64          `json:"data_through"`
-			Score        int64          `json:"score"`
-			Grade        string         `json:"grade"`
-			PD           float64        `json:"pd"`
-			Line         dataport.Money `json:"line"`
-			Reasons      []struct {
-				Characteristic string  `json:"characteristic"`
-				PointsLost     float64 `json:"points_lost"`
-			} `json:"reasons"`
-		}
+		var p map[string]any
 		if err := json.Unmarshal(fl[0].Payload, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.MerchantID != id || p.DecisionID != d.ID || p.ModelID != d.Model.ID || p.ModelVersion != d.Model.Version ||
-			p.FeatureHash != d.FeatureHash || p.DataThrough != d.DataThrough || p.Score != d.Score || p.Grade != string(d.Grade) ||
-			p.PD != d.PD || p.Line != d.Line || len(p.Reasons) != len(d.Reasons) || p.Reasons[0].Characteristic != d.Reasons[0].Characteristic {
+		sum, err := credit.DecisionHash(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p["merchant_id"] != id || p["decision_id"] != d.ID || p["model_id"] != d.Model.ID || p["model_version"] != d.Model.Version ||
+			p["feature_hash"] != d.FeatureHash || p["data_through"] != float64(d.DataThrough) || p["decision_sha256"] != sum || len(p) != 7 {
 			t.Errorf("filed %s", fl[0].Payload)
+		}
+		// The public log commits to the score, not shows it: none of it is in the filing.
+		for _, secret := range []string{"score", "grade", "pd", "line", "reasons"} {
+			if _, ok := p[secret]; ok {
+				t.Errorf("the filing shows %s: %s", secret, fl[0].Payload)
+			}
 		}
 
 		// Stored: read back as decided, by the merchant, the operator and a regulator.

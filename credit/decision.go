@@ -66,17 +66,39 @@ func FeatureHash(inputs map[string]any, dataThrough int64, modelID string) (stri
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// filed is what the credit.decided filing carries.
-func (d *Decision) filed() map[string]any {
-	reasons := make([]map[string]any, len(d.Reasons))
-	for i, r := range d.Reasons {
-		reasons[i] = map[string]any{"characteristic": r.Characteristic, "bin": r.Bin, "points_lost": r.PointsLost}
+// DecisionHash is the hash the credit.decided filing carries of a decision: the
+// hex SHA-256 of the RFC 8785 canonical JSON of the decision as stored, less its
+// filing_seq (the filing is made from the hash, so cannot be in it). Whoever is
+// shown a decision — the merchant, a regulator, an institution under the
+// merchant's consent — checks it against the log with this.
+func DecisionHash(d Decision) (string, error) {
+	d.FilingSeq = 0
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	canon, err := jcs.Transform(raw)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// filed is what the credit.decided filing carries. The log is public (anyone may
+// read its entries), so the filing names the decision, the model and the data it
+// rests on, and commits to the rest — score, grade, PD, line and reasons — by
+// DecisionHash without showing it: who sees a merchant's score is the merchant's
+// to say (its consent, in lending), and the log must not say it for it.
+func (d *Decision) filed() (map[string]any, error) {
+	sum, err := DecisionHash(*d)
+	if err != nil {
+		return nil, err
 	}
 	return map[string]any{
 		"merchant_id": d.MerchantID, "decision_id": d.ID, "model_id": d.Model.ID, "model_version": d.Model.Version,
-		"feature_hash": d.FeatureHash, "data_through": d.DataThrough, "score": d.Score, "grade": d.Grade, "pd": d.PD,
-		"line": d.Line, "reasons": reasons,
-	}
+		"feature_hash": d.FeatureHash, "data_through": d.DataThrough, "decision_sha256": sum,
+	}, nil
 }
 
 // round2 rounds points to hundredths: finer says nothing, and the stored

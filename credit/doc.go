@@ -30,7 +30,11 @@
 // most points against their best attribute (scorecard reason codes); and the
 // line with every term of its formula. Its filing, credit.decided, carries the
 // merchant, the decision id, the model id and version, the feature hash,
-// data_through, score, grade, PD, line and the reasons. A decision is never
+// data_through and decision_sha256 (DecisionHash: the SHA-256 of the decision's
+// canonical JSON). The log is public, so the score, grade, PD, line and reasons
+// are committed to, not shown: the merchant says who sees them (its consent,
+// in lending), and whoever is shown a decision checks it against its filing. A
+// decision is never
 // changed: a new one supersedes it, and Latest is the one filed last.
 //
 // # Inputs
@@ -121,4 +125,54 @@
 // returns and refunds still eat into them); β lends half a month of sales, less
 // the more they swing from day to day. The line's basis (LineBasis) records
 // every term. Options.Policy sets other values.
+//
+// # Listing a merchant's data
+//
+// With its consent, a merchant lists its own data on the exchange as a data
+// product (ListData): its attested order data (kind orders) or its latest
+// decision (kind credit_summary). Listing certifies that the data is the
+// merchant's and was not altered, and the certified product can then be traded.
+//
+// Who may: the merchant itself, acting in its merchant role, active, and holding
+// the supplier role too — the exchange lists data only from registered
+// suppliers, and the operator grants the role (PATCH /api/v1/participants/{id}
+// with the roles; a key issued before acts in the roles it was issued with, so
+// the merchant lists with a key that holds the supplier role). Listing is the
+// merchant's act of consent, so the operator and regulators are refused
+// (KindForbidden) rather than acting for it; to anyone else the merchant does
+// not exist.
+//
+// The request carries consent: true and the purpose, with the use scenarios,
+// price plans and documents (the third-party compliance assessment report that
+// submission needs, R20) that only the merchant can give. The exchange writes the
+// rest of the draft's details from the data: a bilingual title and summary; the
+// field dictionary of the order schema (package finance) or of CreditSummary; a
+// sample; the time span of the attested orders (or the days the decision's
+// features read); the coverage, the merchant's shops and platforms; the update
+// frequency (realtime for a merchant that streams its orders, else irregular);
+// delivery as files; source enterprise, grade general of sub-level 2, no
+// personal information (the order schema names no buyer), origin the merchant's
+// jurisdiction, no export; and the three rights, which are the merchant's own.
+//
+// The description cites the attestation, each as its filing's seq and the
+// SHA-256 of its entry (the log's leaf): the finance.batch_attested filings of
+// the batches — a live stream is cited by its latest chunk, whose stream_sha256
+// covers every byte of the stream up to it — or the decision's credit.decided
+// filing and the filing of the data it rests on. The files delivered are the
+// bytes attested, so a buyer hashes each, reads the filing from the public log
+// and checks its inclusion: the data is exactly what was attested. As many
+// citations as fit the catalog's 2,000 characters go in the description; the
+// sample of an orders product lists the newest 60 attestations (one CSV row each:
+// filing, hashes, bytes, rows, orders, first and last order) and says how many
+// more there are — the records themselves are delivered only under a deal, since
+// a listed product's sample is shown to every member. A credit summary's sample
+// is the summary itself: listing it is the merchant's consent to show it, and a
+// buyer checks it against the decision_sha256 of its credit.decided filing.
+//
+// The merchant's consent and purpose are written into the draft's lawful basis.
+// catalog.Create files product.created with the revision's details_sha256, by
+// the merchant's key: that filing records the consent — who gave it, when, and
+// the exact words. The draft then goes through the catalog's workflow (submit,
+// review, approve); a later batch or decision is listed by revising the product.
+// ListThrough wires the catalog and finance in.
 package credit

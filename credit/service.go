@@ -40,6 +40,8 @@ type Service struct {
 	model    *scorecard.Model
 	policy   Policy
 	hooks    []func(tx *store.Tx, d Decision) error
+	catalog  Catalog      // where merchants list their data; see ListThrough
+	attested AttestedData // what they attested, to describe it
 }
 
 // New returns the service over db, deciding with model (the committed
@@ -146,7 +148,11 @@ func (s *Service) Decide(ctx context.Context, actor dataport.Actor, merchantID s
 			return dataport.Wrap(op, err)
 		}
 		d.ID, d.MerchantID, d.DecidedAt, d.DecidedBy = dataport.NewID("cdec"), merchantID, now, actor.ParticipantID
-		f, err := ledger.File(tx, actor, ledger.Change{Type: "credit.decided", Subjects: []string{merchantID, d.ID}, Payload: d.filed()})
+		filed, err := d.filed()
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		f, err := ledger.File(tx, actor, ledger.Change{Type: "credit.decided", Subjects: []string{merchantID, d.ID}, Payload: filed})
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,10 @@
 // exchange's catalog, negotiates a contract and runs a transfer against dataport
 // as against any other connector, and dataport does the same against it.
 //
-// This package holds the protocol itself; the endpoints that put it in front of
-// the catalog, trade and delivery come next (SCENARIOS.md, "What is left").
+// This package holds the protocol itself and the Catalog Protocol's provider
+// endpoints (CatalogService), which the API server mounts under /dsp; the
+// endpoints that put it in front of trade and delivery come next (SCENARIOS.md,
+// "What is left").
 //
 // # Messages
 //
@@ -41,6 +43,38 @@
 // HTTP 400 and the protocol's error message, and the state stays as it was
 // (StatusOf, CodeOf, WriteError). Unknown processes and callers who may not see
 // them both get 404, as the bindings require.
+//
+// # The catalog
+//
+// The Catalog Protocol's provider side (CatalogService; DSP 2025-1, "Catalog
+// Protocol" and "Catalog HTTPS Binding") serves the listed products that any
+// participant sees through the REST search, with the same visibility: a product
+// not listed, or whose supplier or agent is suspended, is absent from the catalog
+// and its dataset is not found (404). POST <base>/catalog/request answers a
+// Catalog, newest listing first, paged with Link headers (rel="next", and
+// rel="prev previous" for the previous page) and filtered by the filter terms
+// ParseFilter reads; GET <base>/catalog/datasets/:id answers one Dataset. Every
+// body is encoded and validated by Encode. A request without a key that binds to a
+// registered participant gets 401 with a CatalogError (catalogservice.go says why
+// not 404, as negotiations and transfers answer).
+//
+// Identifiers (offer.go):
+//
+//	dataset      urn:dataport:product:<product id>                       ProductIRI
+//	offer        urn:dataport:offer:<product id>:<revision>:<plan>       OfferID, ParseOfferID
+//	participant  urn:dataport:participant:<participant id>               ParticipantIRI
+//	data service <root>/dsp (its endpointURL; endpointDescription the version metadata)
+//	format       HttpData-PULL (file), dataport-<mode> (the other modes)  FormatOf, DeliveryModeOf
+//
+// An offer is one price plan of the product's listed revision: <revision> is that
+// revision and <plan> the plan's index in its price_plans, from 0, which is
+// trade.NewDeal's Plan. A revision's details never change, so an offer id always
+// names the same terms; a contract request naming an offer of a revision that is
+// no longer the listed one is to be refused as stale. The offer permits "use" for
+// the product's use scenarios (odrl:purpose isAnyOf), a subscription for its
+// period (odrl:elapsedTime), with the duty to pay the plan's price
+// (odrl:compensate, odrl:payAmount as an exact decimal, odrl:unit the currency);
+// the usage policy text is its dct:rights (OfferOf).
 //
 // # Negotiations are deals
 //

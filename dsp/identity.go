@@ -23,7 +23,8 @@ import (
 type Authenticator interface {
 	// Authenticate returns the actor the request's token is bound to. No token,
 	// or one that binds to no registered participant, is KindUnauthorized, which
-	// the endpoints answer with 404 ("Unauthorized Access").
+	// the negotiation and transfer endpoints answer with 404 ("Unauthorized
+	// Access") and the catalog endpoints with 401 (CatalogService).
 	Authenticate(r *http.Request) (dataport.Actor, error)
 	// Auth describes the scheme for the version metadata.
 	Auth() *Auth

@@ -13,6 +13,9 @@ import (
 	"testing"
 )
 
+// tckFiles hold the scenarios' tests.
+var tckFiles = []string{"tck_test.go", filepath.Join("..", "api", "dsp_test.go")}
+
 var scenarioID = regexp.MustCompile(`^(CAT|MET|CN|CN_C|TP|TP_C):\d\d-\d\d$`)
 
 // testName is the test of a scenario: CN_C:03-02 → TestTCK_CN_C_03_02.
@@ -21,7 +24,7 @@ func testName(id string) string {
 }
 
 // SCENARIOS.md lists every scenario of the kit once, with the kit's own words,
-// and says "runs" exactly for those that have a test in tck_test.go; and every
+// and says "runs" exactly for those that have a test in tckFiles; and every
 // test there is a scenario's.
 func TestScenariosPage(t *testing.T) {
 	dir := needShared(t)
@@ -90,27 +93,31 @@ func TestScenariosPage(t *testing.T) {
 		}
 	}
 
+	// The scenarios run here at the protocol layer (tck_test.go) and against the
+	// running server (the api package's dsp_test.go); a scenario may run in both.
 	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "tck_test.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := map[string]bool{}
-	for _, d := range file.Decls {
-		if fn, ok := d.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "TestTCK_") {
-			tests[fn.Name.Name] = true
+	for _, name := range tckFiles {
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range file.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && strings.HasPrefix(fn.Name.Name, "TestTCK_") {
+				tests[fn.Name.Name] = true
+			}
 		}
 	}
 	var names []string
 	for id := range running {
 		names = append(names, testName(id))
 		if !tests[testName(id)] {
-			t.Errorf("SCENARIOS.md says %s runs, but tck_test.go has no %s", id, testName(id))
+			t.Errorf("SCENARIOS.md says %s runs, but no file of %v has %s", id, tckFiles, testName(id))
 		}
 	}
 	for name := range tests {
 		if !slices.Contains(names, name) {
-			t.Errorf("tck_test.go has %s, which SCENARIOS.md does not list as running", name)
+			t.Errorf("%s exists, but SCENARIOS.md does not list it as running", name)
 		}
 	}
 	t.Logf("%d of %d scenarios run", len(running), len(want))

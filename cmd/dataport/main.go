@@ -10,6 +10,7 @@
 //	dataport harvest   harvest a platform's catalog now
 //	dataport ingest    send a merchant's order data, as a batch or a live stream; its shops
 //	dataport scorecard train a credit scorecard (cross-validated metrics as JSON), or compare two samples (psi)
+//	dataport credit    a merchant's credit decision: make one (decide), or show the latest
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -57,6 +58,7 @@ Usage:
   dataport harvest   harvest an international platform's catalog now, with its report
   dataport ingest    send a merchant's order data (CSV or JSON lines), as a batch or a live stream; connect and list its shops
   dataport scorecard train a credit scorecard on a labelled CSV (cross-validated metrics as JSON); psi compares two samples
+  dataport credit    a merchant's credit decision: decide makes one (score, grade, PD, line, reasons), show prints the latest
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -90,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return ingestCmd(ctx, rest, getenv, stdout, stderr)
 	case "scorecard":
 		return scorecardCmd(ctx, rest, getenv, stdout, stderr)
+	case "credit":
+		return creditCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil

@@ -26,11 +26,13 @@ import (
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -387,12 +389,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		notifier.Run(delivering, time.Second)
 	}()
 	defer func() { stopDelivering(); <-delivered }()
-	if withDemo {
-		if err := printDemo(ctx, reg, engine, cat, ledgerLog, db.Clock(), url, stdout); err != nil {
-			ln.Close()
-			return err
-		}
-	}
 
 	// A batch's checked rows wait in the spool while the rest of it arrives (once
 	// they outgrow memory): beside the data, not in /tmp, which may be small.
@@ -402,12 +398,52 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("finance spool: %w", err)
 	}
 	finances := finance.New(db, reg, finance.Options{SpoolDir: financeSpool})
+	// Lending (融资): consents, banks' subscriptions, offers, instant decisions,
+	// loans. Its part of a suspension withdraws the participant's open offers in
+	// the suspension's own transaction; the sweep marks unpaid loans overdue.
+	// An ad-spend loan (投流貸) is capped by the live limit finance keeps.
+	lendings := lending.New(db, reg, lending.Options{LiveLimits: finances})
+	reg.OnSuspension(lendings.SuspensionCascade)
+	sweeping, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		sweepLoans(sweeping, lendings, db.Clock(), log, time.Minute)
+	}()
+	defer func() { stopSweeping(); <-swept }()
+	credits, err := credit.New(db, reg, finances, nil, credit.Options{}) // nil: the committed model
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("credit: %w", err)
+	}
+	// Merchants list their own data as products of the catalog, from what finance attested.
+	credits.ListThrough(cat, finances)
+	wireFinancing(finances, credits, lendings)
+	// Live limits follow the clock as well as the stream: windows slide, and a
+	// seller whose paid orders stopped sees its limit fall on the next read; the
+	// sweep files those changes every second.
+	sweepingLimits, stopSweepingLimits := context.WithCancel(context.WithoutCancel(ctx))
+	limitsSwept := make(chan struct{})
+	go func() {
+		defer close(limitsSwept)
+		sweepLiveLimits(sweepingLimits, finances, log, time.Second)
+	}()
+	defer func() { stopSweepingLimits(); <-limitsSwept }()
+	if withDemo {
+		fin := demo.FinanceServices{Finance: finances, Credit: credits, Lending: lendings, LivePolicy: demoLivePolicy(finances)}
+		if err := printDemo(ctx, reg, engine, cat, fin, ledgerLog, db.Clock(), url, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 
 	srv := &http.Server{
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
 			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Harvest: harvests, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
 			Finance: finances,
+			Credit:  credits,
+			Lending: lendings,
 			Metrics: prometheus.NewRegistry(), Version: version(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -453,13 +489,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // printDemo seeds the demo world and prints where it is and a fresh key per role.
-func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Service, cat *catalog.Service, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
+func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Service, cat *catalog.Service, fin demo.FinanceServices, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
 	world, err := demo.Seed(ctx, reg, clock.Now())
 	if err != nil {
 		return fmt.Errorf("seed the demo world: %w", err)
 	}
 	if _, err := demo.SeedCatalog(ctx, reg, rules, cat, world, clock.Now()); err != nil {
 		return fmt.Errorf("seed the demo catalogue: %w", err)
+	}
+	credit, err := demo.SeedFinance(ctx, fin, world, clock.Now())
+	if err != nil {
+		return fmt.Errorf("seed the demo financing: %w", err)
 	}
 	fmt.Fprintf(w, "dataport demo is running.\n\n  URL:       %s/\n  API docs:  %s/docs\n  OpenAPI:   %s/openapi.json\n  Health:    %s/healthz\n\n", url, url, url, url)
 	fmt.Fprintln(w, "Demo API keys, one per role (new ones at every start; use as  Authorization: Bearer <key>):")
@@ -482,6 +522,16 @@ func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Ser
 		return err
 	}
 	cp, _ := ledgerLog.Latest()
+	if len(credit.Decisions) > 0 {
+		fmt.Fprintln(w, "\nCredit decisions on the demo merchants' attested order data (offers went to the banks they consented to):")
+		fmt.Fprintln(w)
+		for _, m := range world.Members {
+			if d, ok := credit.Decisions[m.ID]; ok {
+				fmt.Fprintf(tw, "  %s\tgrade %s\tscore %d\tline %s\n", m.LegalName.En, d.Grade, d.Score, yuan(d.Line))
+			}
+		}
+		tw.Flush()
+	}
 	fmt.Fprintf(w, "\nThe log (C2SP tlog-tiles) at %s/log/ holds %d filings. Its verifier key:\n\n  %s\n", url, cp.Size, ledgerLog.VerifierKey())
 	fmt.Fprintf(w, "\nTry:  curl -H 'Authorization: Bearer <operator key>' %s/api/v1/participants\n", url)
 	fmt.Fprintf(w, "      go run ./cmd/dataport verify -key '%s' -entries %s/log\n\n", ledgerLog.VerifierKey(), url)
