@@ -2,10 +2,12 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +84,7 @@ func TestDocsRenderInBrowser(t *testing.T) {
 	if err := chromedp.Do(tabCtx); err != nil {
 		t.Fatalf("start %s=%s: %v", chromiumEnv, chromium, err)
 	}
-	resp, err := chromedp.Run(tabCtx, chromedp.NavigateResponse(x.srv.URL+"/docs"))
+	resp, err := chromedp.Run(tabCtx, chromedp.NavigateResponse(x.srv.URL+"/docs#/registry"))
 	if err != nil {
 		t.Fatalf("open /docs: %v\n%s", err, seen.report())
 	}
@@ -109,9 +111,40 @@ func TestDocsRenderInBrowser(t *testing.T) {
 	if !strings.Contains(title, "dataport") {
 		t.Errorf("API title %q does not name dataport", title)
 	}
-	text := pageText(tabCtx)
+	// Tags start folded; the link opened the registry's. Every tag of the
+	// document is drawn, and the registry's operations are listed.
+	res, err := http.Get(x.srv.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct{ Tags []string }
+	}
+	err = json.NewDecoder(res.Body).Decode(&doc)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/api/v1/participants", "/api/v1/me"}
+	tags := map[string]bool{}
+	for _, ops := range doc.Paths {
+		for _, op := range ops {
+			for _, tag := range op.Tags {
+				tags[tag] = true
+			}
+		}
+	}
+	if len(tags) < 10 {
+		t.Fatalf("the document has only the tags %v", tags)
+	}
 	var missing []string
-	for _, path := range []string{"/api/v1/participants", "/healthz"} {
+	text := pageText(tabCtx)
+	for _, tag := range sortedKeys(tags) {
+		if !strings.Contains(text, "\n"+tag+"\n") {
+			missing = append(missing, "tag "+tag)
+		}
+	}
+	for _, path := range want {
 		if !strings.Contains(text, path) {
 			missing = append(missing, path)
 		}
@@ -283,4 +316,13 @@ func (a *pageActivity) report() string {
 	section("failed loads", a.failed)
 	section("console", a.console)
 	return b.String()
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/store"
@@ -57,6 +60,47 @@ func (s *Server) dspCatalog() *dsp.CatalogService {
 	}
 }
 
+// dspNegotiations is the Contract Negotiation Protocol's provider side over trade: a
+// negotiation is a deal the authenticated participant requests as buyer (dsp/doc.go,
+// "Negotiations are deals").
+// The service holds no state of its own (the store does), so one is made where needed.
+func (s *Server) dspNegotiations() *dsp.NegotiationService {
+	return &dsp.NegotiationService{
+		Auth:   s.dspAuth(),
+		DB:     s.DB,
+		Trade:  s.Trade,
+		Client: &dsp.Client{HTTP: dspCallbackClient},
+		Logger: s.Logger,
+	}
+}
+
+// dspCallbackClient posts the provider's messages to consumers' callback addresses.
+var dspCallbackClient = &http.Client{Timeout: dspCallbackTimeout}
+
+// dspCallbackTimeout bounds one post of a provider message to a consumer's callback.
+const dspCallbackTimeout = 10 * time.Second
+
+// dspDealMove matches the REST API's moves on a deal: after each, the deal's
+// negotiation, if it is one, tells the consumer of a provider's move, and records a
+// buyer's (dsp.NegotiationService.Notify).
+var dspDealMove = regexp.MustCompile(`^/api/v1/deals/([^/]+)/(offer|request|accept|agree|verify|finalize|terminate)$`)
+
+// dspNotify posts the message of a provider's move to the consumer's callback address
+// once the REST request that made it is served (and records a buyer's move); a failure is logged, and the next
+// move's notification sends what is still owed (Notify compares the deal's state with
+// the one the consumer was last told).
+func (s *Server) dspNotify(r *http.Request) {
+	m := dspDealMove.FindStringSubmatch(r.URL.Path)
+	if r.Method != http.MethodPost || m == nil || s.Trade == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), dspCallbackTimeout)
+	defer cancel()
+	if err := s.dspNegotiations().Notify(ctx, dataport.System, m[1]); err != nil {
+		s.Logger.ErrorContext(ctx, "dsp negotiation: notifying the consumer", "deal", m[1], "error", err)
+	}
+}
+
 // dspListings adds the read of one listed product to the catalog's search.
 type dspListings struct {
 	*catalog.Service
@@ -83,6 +127,7 @@ func (s *Server) dspFirst(mux *http.ServeMux, next http.Handler) http.Handler {
 		p := r.URL.Path
 		if p != dsp.WellKnownPath && p != dspPath && !strings.HasPrefix(p, dspPath+"/") {
 			next.ServeHTTP(w, r)
+			s.dspNotify(r)
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {

@@ -6,12 +6,21 @@ package api_test
 // is decoded with dsp.Decode, which validates it against its schema.
 
 import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/store"
@@ -24,6 +33,7 @@ type dspWorld struct {
 	supplierA, keyA string
 	supplierB, keyB string
 	connector       string // the connector's API key
+	connectorID     string
 	products        []string
 	draft           string // a product of A's that is not listed
 }
@@ -35,7 +45,7 @@ func newDSPWorld(t *testing.T, perA, perB int) *dspWorld {
 	w := &dspWorld{exchange: x}
 	w.supplierA, w.keyA = x.createWithKey(with(with(tencent, "uscc", mustUSCC("91310101MA1G8PJ03")), "roles", []string{"supplier"}))
 	w.supplierB, w.keyB = x.createWithKey(with(with(tencent, "uscc", mustUSCC("91440300MA5FUJ2X4")), "roles", []string{"supplier"}))
-	w.connector = x.createWithKeyID(with(tencent, "uscc", "914403001922038216")) // a buyer
+	w.connectorID, w.connector = x.createWithKey(with(tencent, "uscc", "914403001922038216")) // a buyer
 	for i := range perA {
 		w.products = append(w.products, w.list(w.supplierA, w.keyA, fmt.Sprintf("Port throughput %d", i), true))
 	}
@@ -365,7 +375,7 @@ func TestDSPInvalidCatalogRequest(t *testing.T) {
 	prefixed := `{"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "dspace:CatalogRequestMessage"}`
 	w.catalogPage("/dsp/catalog/request", prefixed)
 	// No route under the base path answers with a problem.
-	r := w.do("POST", "/dsp/negotiations/request", w.connector, "{}")
+	r := w.do("POST", "/dsp/transfers/request", w.connector, "{}")
 	if r.status != http.StatusNotFound || len(r.body) != 0 {
 		t.Fatalf("unknown DSP path: %d %q", r.status, r.body)
 	}
@@ -419,4 +429,574 @@ func TestDSPSuspendedSupplierAbsent(t *testing.T) {
 	if ids := datasetIDs(c); len(ids) != 3 || !slices.Contains(ids, b1) || !slices.Contains(ids, b2) {
 		t.Fatalf("with B resumed: %v", ids)
 	}
+}
+
+// The Contract Negotiation Protocol, dataport the provider (CN): the connector (the
+// kit, K) sends its messages to the running server's /dsp/negotiations endpoints; the
+// provider's moves (D) are the supplier's deal moves through the REST API, which the
+// server posts to the connector's callback address, an httptest server that decodes
+// and validates each message (dsp.Decode) as the kit would. Each scenario is a script
+// of steps; a step marked bad is a message the provider must refuse with 400 and a
+// ContractNegotiationError, the state unchanged (GET, the deal and dsp_negotiations).
+
+// consumerCallback is the connector's callback endpoints.
+type consumerCallback struct {
+	t   *testing.T
+	srv *httptest.Server
+	got chan dsp.Message
+}
+
+func newConsumerCallback(t *testing.T) *consumerCallback {
+	c := &consumerCallback{t: t, got: make(chan dsp.Message, 16)}
+	mux := http.NewServeMux()
+	handle := func(suffix string, fresh func() dsp.Message) {
+		mux.HandleFunc("POST /cb/negotiations/{consumerPid}/"+suffix, func(w http.ResponseWriter, r *http.Request) {
+			raw, _ := io.ReadAll(r.Body)
+			m := fresh()
+			if err := dsp.Decode(raw, m); err != nil {
+				t.Errorf("the provider's %s does not validate: %v\n%s", suffix, err, raw)
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("the provider's %s: Content-Type %q", suffix, ct)
+			}
+			c.got <- m
+			w.WriteHeader(http.StatusOK)
+		})
+	}
+	handle("offers", func() dsp.Message { return &dsp.ContractOfferMessage{} })
+	handle("agreement", func() dsp.Message { return &dsp.ContractAgreementMessage{} })
+	handle("events", func() dsp.Message { return &dsp.ContractNegotiationEventMessage{} })
+	handle("termination", func() dsp.Message { return &dsp.ContractNegotiationTerminationMessage{} })
+	c.srv = httptest.NewServer(mux)
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+// next returns the next message the provider posted.
+func (c *consumerCallback) next() dsp.Message {
+	c.t.Helper()
+	select {
+	case m := <-c.got:
+		return m
+	case <-time.After(10 * time.Second):
+		c.t.Fatal("the provider posted nothing to the callback address")
+		return nil
+	}
+}
+
+// none checks that the provider posted nothing more.
+func (c *consumerCallback) none() {
+	c.t.Helper()
+	select {
+	case m := <-c.got:
+		c.t.Fatalf("the provider posted a %s", m.MessageKind())
+	default:
+	}
+}
+
+// cnRun is one negotiation between the connector and the server.
+type cnRun struct {
+	*dspWorld
+	cb                        *consumerCallback
+	product                   string
+	offer                     dsp.Policy // the catalog's offer the request names
+	providerPID, consumerPID  string
+	dealID                    string
+	supplierKey, consumerKey  ed25519.PrivateKey
+	supplierKID, connectorKID string
+	agreement                 *dsp.ContractAgreementMessage
+}
+
+func newCNRun(t *testing.T) *cnRun {
+	w := newDSPWorld(t, 1, 0)
+	c := &cnRun{dspWorld: w, cb: newConsumerCallback(t), product: w.products[0], consumerPID: "urn:uuid:" + dataportTestID(t)}
+	wantStatus(t, w.send("POST", "/api/v1/participants/"+w.connectorID+"/funding", w.operator, "application/json",
+		strings.NewReader(`{"amount":{"amount":5000000,"currency":"CNY"}}`), "Idempotency-Key", "dsp-"+c.consumerPID), http.StatusOK)
+	c.supplierKID, c.supplierKey = c.signingKey(w.supplierA, w.keyA)
+	c.connectorKID, c.consumerKey = c.signingKey(w.connectorID, w.connector)
+	r := w.do("GET", "/dsp/catalog/datasets/"+dsp.ProductIRI(c.product), w.connector, nil)
+	wantStatus(t, r, http.StatusOK)
+	var ds dsp.Dataset
+	if err := dsp.Decode(r.body, &ds); err != nil {
+		t.Fatal(err)
+	}
+	c.offer = ds.HasPolicy[0] // the one-off plan, 5000.00 CNY
+	c.offer.Target = ds.ID
+	c.offer.Permission[0].Constraint[0] = dsp.Constraint{LeftOperand: "odrl:purpose", Operator: "eq", RightOperand: "research"}
+	return c
+}
+
+func dataportTestID(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func (c *cnRun) signingKey(participantID, key string) (string, ed25519.PrivateKey) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	r := c.do("POST", "/api/v1/participants/"+participantID+"/signing-keys", key,
+		map[string]any{"name": "contracts", "public_key": base64.StdEncoding.EncodeToString(pub)})
+	wantStatus(c.t, r, http.StatusCreated)
+	return r.json(c.t)["id"].(string), priv
+}
+
+// post sends a protocol message as the connector.
+func (c *cnRun) post(path string, m dsp.Message) response {
+	c.t.Helper()
+	body, err := dsp.Encode(m)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return c.do("POST", path, c.connector, body)
+}
+
+// wantNegotiation decodes a ContractNegotiation answer.
+func (c *cnRun) wantNegotiation(r response, status int, state dsp.NegotiationState) {
+	c.t.Helper()
+	wantStatus(c.t, r, status)
+	var n dsp.ContractNegotiation
+	if err := dsp.Decode(r.body, &n); err != nil {
+		c.t.Fatalf("the answer does not validate as a ContractNegotiation: %v\n%s", err, r.body)
+	}
+	if n.ProviderPID != c.providerPID || n.ConsumerPID != c.consumerPID || n.State != state {
+		c.t.Fatalf("negotiation %+v, want %s %s %s", n, c.providerPID, c.consumerPID, state)
+	}
+}
+
+// wantState checks the state three ways: GET, the deal, and what dsp_negotiations
+// says the consumer was told.
+func (c *cnRun) wantState(state dsp.NegotiationState) {
+	c.t.Helper()
+	c.wantNegotiation(c.do("GET", "/dsp/negotiations/"+c.providerPID, c.connector, nil), http.StatusOK, state)
+	var deal, told string
+	err := c.db.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryRow(`SELECT d.state, n.state FROM dsp_negotiations n JOIN deals d ON d.id = n.deal_id WHERE n.provider_pid = $1`, c.providerPID).Scan(&deal, &told)
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if deal != string(state) || told != string(state) {
+		c.t.Fatalf("deal %s, dsp_negotiations %s; want %s", deal, told, state)
+	}
+}
+
+// wantRefused checks a 400 with a ContractNegotiationError naming both pids.
+func (c *cnRun) wantRefused(r response, code string) {
+	c.t.Helper()
+	wantStatus(c.t, r, http.StatusBadRequest)
+	var e dsp.ContractNegotiationError
+	if err := dsp.Decode(r.body, &e); err != nil {
+		c.t.Fatalf("the error does not validate as a ContractNegotiationError: %v\n%s", err, r.body)
+	}
+	if e.Code != code || e.ProviderPID != c.providerPID || e.ConsumerPID != c.consumerPID || len(e.Reason) == 0 {
+		c.t.Fatalf("error %+v, want %s for %s %s", e, code, c.providerPID, c.consumerPID)
+	}
+}
+
+// The connector's moves.
+
+func (c *cnRun) kRequest() {
+	c.t.Helper()
+	r := c.post("/dsp/negotiations/request", &dsp.ContractRequestMessage{ConsumerPID: c.consumerPID, Offer: c.offer, CallbackAddress: c.cb.srv.URL + "/cb"})
+	wantStatus(c.t, r, http.StatusCreated)
+	var n dsp.ContractNegotiation
+	if err := dsp.Decode(r.body, &n); err != nil {
+		c.t.Fatal(err)
+	}
+	if n.ConsumerPID != c.consumerPID || n.State != dsp.NegotiationRequested || !strings.HasPrefix(n.ProviderPID, dsp.NegotiationPIDPrefix) {
+		c.t.Fatalf("created %+v", n)
+	}
+	c.providerPID, c.dealID = n.ProviderPID, strings.TrimPrefix(n.ProviderPID, dsp.NegotiationPIDPrefix)
+	c.wantState(dsp.NegotiationRequested)
+}
+
+func (c *cnRun) counterRequest(amount string) response {
+	offer := c.offer
+	offer.Permission = slices.Clone(offer.Permission)
+	offer.Permission[0].Duty = []dsp.Rule{{Action: "odrl:compensate", Constraint: []dsp.Constraint{{LeftOperand: "odrl:payAmount", Operator: "eq",
+		RightOperand: map[string]any{"@value": amount, "@type": "xsd:decimal"}}}}}
+	return c.post("/dsp/negotiations/"+c.providerPID+"/request", &dsp.ContractRequestMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, Offer: offer})
+}
+
+func (c *cnRun) kCounterRequest(amount string) {
+	c.t.Helper()
+	c.wantNegotiation(c.counterRequest(amount), http.StatusOK, dsp.NegotiationRequested)
+}
+
+func (c *cnRun) accepted() response {
+	return c.post("/dsp/negotiations/"+c.providerPID+"/events", &dsp.ContractNegotiationEventMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, EventType: dsp.EventAccepted})
+}
+
+func (c *cnRun) kAccepted() {
+	c.t.Helper()
+	c.wantNegotiation(c.accepted(), http.StatusOK, dsp.NegotiationAccepted)
+}
+
+func (c *cnRun) verification() response {
+	m := &dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID}
+	if c.agreement != nil {
+		doc := c.agreement.Agreement.Extra[dsp.PropContract].(string)
+		m.SigningKey, m.Signature = c.connectorKID, base64.StdEncoding.EncodeToString(ed25519.Sign(c.consumerKey, []byte(doc)))
+	}
+	return c.post("/dsp/negotiations/"+c.providerPID+"/agreement/verification", m)
+}
+
+func (c *cnRun) kVerification() {
+	c.t.Helper()
+	c.wantNegotiation(c.verification(), http.StatusOK, dsp.NegotiationVerified)
+}
+
+func (c *cnRun) termination() response {
+	return c.post("/dsp/negotiations/"+c.providerPID+"/termination", &dsp.ContractNegotiationTerminationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID,
+		Code: "CONSUMER_ENDED", Reason: []any{"the kit ends the negotiation"}})
+}
+
+func (c *cnRun) kTerminate() {
+	c.t.Helper()
+	c.wantNegotiation(c.termination(), http.StatusOK, dsp.NegotiationTerminated)
+	c.wantState(dsp.NegotiationTerminated)
+	c.cb.none()
+}
+
+// refused checks that the provider refuses a message out of state and changes nothing.
+func (c *cnRun) refused(r response, state dsp.NegotiationState) {
+	c.t.Helper()
+	c.wantRefused(r, dsp.CodeInvalidState)
+	c.wantState(state)
+	c.cb.none()
+}
+
+// The provider's moves: the supplier's deal moves, which the server posts to the
+// callback.
+
+func (c *cnRun) dOffer(price int64) {
+	c.t.Helper()
+	wantStatus(c.t, c.do("POST", "/api/v1/deals/"+c.dealID+"/offer", c.keyA, map[string]any{"price": price}), http.StatusOK)
+	m, ok := c.cb.next().(*dsp.ContractOfferMessage)
+	if !ok || m.ProviderPID != c.providerPID || m.ConsumerPID != c.consumerPID || m.Offer.ID != c.offer.ID || m.Offer.Target != dsp.ProductIRI(c.product) {
+		c.t.Fatalf("offer %+v", m)
+	}
+	c.wantState(dsp.NegotiationOffered)
+}
+
+func (c *cnRun) dAgreement() {
+	c.t.Helper()
+	draft := c.do("GET", "/api/v1/deals/"+c.dealID+"/contract", c.keyA, nil)
+	wantStatus(c.t, draft, http.StatusOK)
+	doc := draft.json(c.t)["document"].(string)
+	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(c.supplierKey, []byte(doc)))
+	wantStatus(c.t, c.do("POST", "/api/v1/deals/"+c.dealID+"/agree", c.keyA, map[string]any{"key_id": c.supplierKID, "signature": sig}), http.StatusOK)
+	m, ok := c.cb.next().(*dsp.ContractAgreementMessage)
+	if !ok || m.ProviderPID != c.providerPID || m.ConsumerPID != c.consumerPID {
+		c.t.Fatalf("agreement %+v", m)
+	}
+	a := m.Agreement
+	if a.ID != dsp.DealIRIPrefix+c.dealID || a.Target != dsp.ProductIRI(c.product) || a.Assigner != dsp.ParticipantIRI(c.supplierA) ||
+		a.Assignee != dsp.ParticipantIRI(c.connectorID) || a.Timestamp == "" || a.Extra[dsp.PropContract] != doc {
+		c.t.Fatalf("agreement %+v", a)
+	}
+	sum := sha256.Sum256([]byte(doc))
+	if a.Extra[dsp.PropContractSHA256] != hex.EncodeToString(sum[:]) {
+		c.t.Fatalf("the agreement's contract hash %v", a.Extra[dsp.PropContractSHA256])
+	}
+	c.agreement = m
+	c.wantState(dsp.NegotiationAgreed)
+}
+
+func (c *cnRun) dFinalized() {
+	c.t.Helper()
+	wantStatus(c.t, c.do("POST", "/api/v1/deals/"+c.dealID+"/finalize", c.keyA, nil), http.StatusOK)
+	m, ok := c.cb.next().(*dsp.ContractNegotiationEventMessage)
+	if !ok || m.EventType != dsp.EventFinalized || m.ProviderPID != c.providerPID || m.ConsumerPID != c.consumerPID {
+		c.t.Fatalf("event %+v", m)
+	}
+	c.wantState(dsp.NegotiationFinalized)
+}
+
+func (c *cnRun) dTerminate() {
+	c.t.Helper()
+	wantStatus(c.t, c.do("POST", "/api/v1/deals/"+c.dealID+"/terminate", c.keyA, map[string]any{"reason": "the supplier withdraws"}), http.StatusOK)
+	m, ok := c.cb.next().(*dsp.ContractNegotiationTerminationMessage)
+	if !ok || m.ProviderPID != c.providerPID || m.ConsumerPID != c.consumerPID || len(m.Reason) == 0 {
+		c.t.Fatalf("termination %+v", m)
+	}
+	c.wantState(dsp.NegotiationTerminated)
+}
+
+// held is what the deal holds in escrow.
+func (c *cnRun) held() float64 {
+	c.t.Helper()
+	return c.do("GET", "/api/v1/deals/"+c.dealID, c.connector, nil).json(c.t)["held"].(map[string]any)["amount"].(float64)
+}
+
+func TestTCK_CN_01_01(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(450000)
+	c.kTerminate()
+	if c.held() != 0 {
+		t.Fatal("the escrow was not refunded")
+	}
+}
+
+func TestTCK_CN_01_02(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(600000)
+	c.kCounterRequest("5500.00")
+	if h := c.held(); h != 550000 {
+		t.Fatalf("held %v after the counter-request, want 550000", h)
+	}
+	c.dTerminate()
+}
+
+func TestTCK_CN_01_03(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(480000)
+	c.kAccepted()
+	if h := c.held(); h != 480000 {
+		t.Fatalf("held %v after acceptance, want the offered 480000", h)
+	}
+	c.dAgreement()
+	c.kVerification()
+	c.dFinalized()
+	ents := c.do("GET", "/api/v1/participants/"+c.connectorID+"/entitlements", c.connector, nil)
+	wantStatus(t, ents, http.StatusOK)
+	if !strings.Contains(string(ents.body), c.dealID) {
+		t.Fatalf("no entitlement for the finalized deal: %s", ents.body)
+	}
+	trace := string(c.do("GET", "/api/v1/trace?subject="+c.dealID, c.operator, nil).body)
+	for _, f := range []string{"trade.requested", "trade.finalized", "dsp.negotiation_requested", "dsp.negotiation_received", "dsp.negotiation_sent"} {
+		if !strings.Contains(trace, f) {
+			t.Errorf("the deal's trace has no %s", f)
+		}
+	}
+}
+
+func TestTCK_CN_01_04(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dAgreement()
+	c.kVerification()
+	c.dFinalized()
+}
+
+func TestTCK_CN_02_01(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dTerminate()
+}
+
+func TestTCK_CN_02_02(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.kTerminate()
+}
+
+func TestTCK_CN_02_03(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dAgreement()
+	c.kTerminate()
+}
+
+func TestTCK_CN_02_04(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(0) // the price on the table
+	c.kTerminate()
+}
+
+func TestTCK_CN_02_05(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(470000)
+	c.dTerminate()
+}
+
+func TestTCK_CN_02_06(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(470000)
+	c.kAccepted()
+	c.dTerminate()
+}
+
+func TestTCK_CN_02_07(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dAgreement()
+	c.kVerification()
+	c.dTerminate()
+}
+
+func TestTCK_CN_03_01(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dAgreement()
+	c.kVerification()
+	c.dFinalized()
+	c.refused(c.termination(), dsp.NegotiationFinalized)
+}
+
+func TestTCK_CN_03_02(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(450000)
+	c.refused(c.verification(), dsp.NegotiationOffered)
+	c.kAccepted() // still usable
+}
+
+func TestTCK_CN_03_03(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(450000)
+	c.kAccepted()
+	c.refused(c.verification(), dsp.NegotiationAccepted)
+	c.dAgreement() // still usable
+}
+
+func TestTCK_CN_03_04(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dOffer(600000)
+	c.kCounterRequest("5500.00")
+	c.refused(c.counterRequest("5400.00"), dsp.NegotiationRequested)
+	if h := c.held(); h != 550000 {
+		t.Fatalf("held %v after the refused second counter-request, want 550000", h)
+	}
+	c.dTerminate()
+}
+
+// Unknown negotiations, and another participant's, are not found (404 with a
+// ContractNegotiationError); so are requests without a key that binds to a participant.
+func TestDSPNegotiationNotFound(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	_, other := c.createWithKey(with(tencent, "uscc", mustUSCC("91110000MA01ABCD1"))) // another buyer
+	notFound := func(r response) {
+		t.Helper()
+		wantStatus(t, r, http.StatusNotFound)
+		var e dsp.ContractNegotiationError
+		if err := dsp.Decode(r.body, &e); err != nil || e.Code != dsp.CodeNotFound {
+			t.Fatalf("404 body %s (%v)", r.body, err)
+		}
+	}
+	notFound(c.do("GET", "/dsp/negotiations/"+dsp.NegotiationPIDPrefix+"deal_nosuch", c.connector, nil))
+	notFound(c.do("GET", "/dsp/negotiations/"+c.providerPID, other, nil))
+	notFound(c.do("GET", "/dsp/negotiations/"+c.providerPID, "", nil))
+	accept, _ := dsp.Encode(&dsp.ContractNegotiationEventMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, EventType: dsp.EventAccepted})
+	notFound(c.do("POST", "/dsp/negotiations/"+c.providerPID+"/events", other, accept))
+	terminate, _ := dsp.Encode(&dsp.ContractNegotiationTerminationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID})
+	notFound(c.do("POST", "/dsp/negotiations/"+c.providerPID+"/termination", other, terminate))
+	deals := c.count("deals")
+	request, _ := dsp.Encode(&dsp.ContractRequestMessage{ConsumerPID: "urn:uuid:nokey", Offer: c.offer, CallbackAddress: c.cb.srv.URL})
+	notFound(c.do("POST", "/dsp/negotiations/request", "", request))
+	notFound(c.do("POST", "/dsp/negotiations/request", "dp.key_nosuch.secret", request))
+	if c.count("deals") != deals {
+		t.Fatal("an unauthenticated request opened a deal")
+	}
+	c.wantState(dsp.NegotiationRequested)
+}
+
+// Invalid messages are refused with 400 and INVALID_MESSAGE, naming the problem, and
+// change nothing.
+func TestDSPNegotiationInvalidMessages(t *testing.T) {
+	c := newCNRun(t)
+	deals := c.count("deals")
+	request := func(m *dsp.ContractRequestMessage) dsp.ContractNegotiationError {
+		t.Helper()
+		r := c.post("/dsp/negotiations/request", m)
+		wantStatus(t, r, http.StatusBadRequest)
+		var e dsp.ContractNegotiationError
+		if err := dsp.Decode(r.body, &e); err != nil || e.Code != dsp.CodeInvalidMessage || e.ProviderPID != "" {
+			t.Fatalf("400 body %s (%v)", r.body, err)
+		}
+		return e
+	}
+	cb := c.cb.srv.URL + "/cb"
+	stale := c.offer
+	stale.ID = dsp.OfferID(c.product, 7, 0)
+	if e := request(&dsp.ContractRequestMessage{ConsumerPID: "urn:uuid:a", Offer: stale, CallbackAddress: cb}); !strings.Contains(fmt.Sprint(e.Reason), "stale") {
+		t.Fatalf("stale offer: %v", e.Reason)
+	}
+	foreign := c.offer
+	foreign.ID = "urn:uuid:not-ours"
+	request(&dsp.ContractRequestMessage{ConsumerPID: "urn:uuid:b", Offer: foreign, CallbackAddress: cb})
+	request(&dsp.ContractRequestMessage{ConsumerPID: "urn:uuid:c", Offer: c.offer, CallbackAddress: "ftp://example"})
+	anyScenario := c.offer
+	anyScenario.Permission = []dsp.Rule{{Action: "use", Constraint: []dsp.Constraint{{LeftOperand: "odrl:purpose", Operator: "isAnyOf", RightOperand: []any{"research", "route planning"}}}}}
+	if e := request(&dsp.ContractRequestMessage{ConsumerPID: "urn:uuid:e", Offer: anyScenario, CallbackAddress: cb}); !strings.Contains(fmt.Sprint(e.Reason), "scenarios") {
+		t.Fatalf("several scenarios: %v", e.Reason)
+	}
+	r := c.do("POST", "/dsp/negotiations/request", c.connector, `{"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "ContractRequestMessage"}`)
+	wantStatus(t, r, http.StatusBadRequest)
+	if got := c.count("deals"); got != deals {
+		t.Fatalf("%d deals after refused requests, want %d", got, deals)
+	}
+
+	c.kRequest()
+	again := c.post("/dsp/negotiations/request", &dsp.ContractRequestMessage{ConsumerPID: c.consumerPID, Offer: c.offer, CallbackAddress: cb})
+	wantStatus(t, again, http.StatusBadRequest) // the consumer pid names a negotiation already
+	// A message whose pids are not the path's negotiation's.
+	wrong, _ := dsp.Encode(&dsp.ContractNegotiationEventMessage{ProviderPID: c.providerPID, ConsumerPID: "urn:uuid:other", EventType: dsp.EventAccepted})
+	c.wantRefused(c.do("POST", "/dsp/negotiations/"+c.providerPID+"/events", c.connector, wrong), dsp.CodeInvalidMessage)
+	// A consumer's FINALIZED event is the provider's move.
+	fin, _ := dsp.Encode(&dsp.ContractNegotiationEventMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, EventType: dsp.EventFinalized})
+	c.refused(c.do("POST", "/dsp/negotiations/"+c.providerPID+"/events", c.connector, fin), dsp.NegotiationRequested)
+	// A body that is not the endpoint's message.
+	c.wantRefused(c.do("POST", "/dsp/negotiations/"+c.providerPID+"/termination", c.connector, string(fin)), dsp.CodeInvalidMessage)
+	c.wantState(dsp.NegotiationRequested)
+
+	// A counter-request that changes more than the price is refused, naming the term.
+	c.dOffer(600000)
+	other := c.offer
+	other.Permission = []dsp.Rule{{Action: "use", Constraint: []dsp.Constraint{{LeftOperand: "odrl:purpose", Operator: "eq", RightOperand: "route planning"}}}}
+	r = c.post("/dsp/negotiations/"+c.providerPID+"/request", &dsp.ContractRequestMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, Offer: other})
+	c.wantRefused(r, dsp.CodeInvalidMessage)
+	if !strings.Contains(string(r.body), "price only") {
+		t.Fatalf("the refusal does not say why: %s", r.body)
+	}
+	c.wantState(dsp.NegotiationOffered)
+
+	// A verification without the consumer's signature over the contract.
+	c.kAccepted()
+	c.dAgreement()
+	bare, _ := dsp.Encode(&dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID})
+	r = c.do("POST", "/dsp/negotiations/"+c.providerPID+"/agreement/verification", c.connector, bare)
+	c.wantRefused(r, dsp.CodeInvalidMessage)
+	c.wantState(dsp.NegotiationAgreed)
+	forged, _ := dsp.Encode(&dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID,
+		SigningKey: c.connectorKID, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(c.consumerKey, []byte("another contract")))})
+	wantStatus(t, c.do("POST", "/dsp/negotiations/"+c.providerPID+"/agreement/verification", c.connector, forged), http.StatusBadRequest)
+	c.wantState(dsp.NegotiationAgreed)
+	c.kVerification()
+	c.cb.none()
+}
+
+// A consumer that cannot be reached misses no message: the state it was told stays,
+// and the next move's notification sends what is owed.
+func TestDSPNegotiationCallbackDown(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.cb.srv.Close()
+	wantStatus(t, c.do("POST", "/api/v1/deals/"+c.dealID+"/offer", c.keyA, map[string]any{"price": 450000}), http.StatusOK)
+	var told string
+	if err := c.db.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryRow(`SELECT state FROM dsp_negotiations WHERE provider_pid = $1`, c.providerPID).Scan(&told)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if told != string(dsp.NegotiationRequested) {
+		t.Fatalf("dsp_negotiations says the consumer was told %s", told)
+	}
+	c.wantNegotiation(c.do("GET", "/dsp/negotiations/"+c.providerPID, c.connector, nil), http.StatusOK, dsp.NegotiationOffered)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/dataport/dataport"
@@ -18,20 +17,9 @@ import (
 // a record the caller may not see does not exist for it): these handlers decode,
 // call and encode.
 
-// lendingDecision is lending.Decision under a name of its own in the OpenAPI
-// document: credit.Decision is "Decision" there already, and huma refuses two
-// types of one name.
-type lendingDecision lending.Decision
-
-// lendingSchemas names lending's types in the OpenAPI document; it runs before
-// lending's routes are registered.
-func (s *Server) lendingSchemas() {
-	s.api.OpenAPI().Components.Schemas.RegisterTypeAlias(reflect.TypeFor[lending.Decision](), reflect.TypeFor[lendingDecision]())
-}
-
 // lendingListAt locates problems with a list's paging and filters in the query.
-var lendingListAt = map[string]string{"after": "query.after", "limit": "query.limit", "status": "query.status",
-	"product": "query.product", "outcome": "query.outcome"}
+var lendingListAt = map[string]string{"after": "query.after", "after_seq": "query.after_seq", "limit": "query.limit",
+	"status": "query.status", "product": "query.product", "outcome": "query.outcome"}
 
 // nextAfter is the cursor after a page of items (lending's lists run in id order):
 // the last id when the page is full (there may be more), none otherwise.
@@ -55,30 +43,11 @@ type grantConsentInput struct {
 }
 
 func (s *Server) grantConsent(ctx context.Context, in *grantConsentInput) (*consentOutput, error) {
-	actor := actorOf(ctx)
-	if err := ownMerchant("lending.GrantConsent", actor, in.ID); err != nil {
-		return nil, s.problem(err)
-	}
-	c, err := s.Lending.GrantConsent(ctx, actor, in.Body)
+	c, err := s.Lending.GrantConsent(ctx, actorOf(ctx), in.ID, in.Body)
 	if err != nil {
 		return nil, s.problem(err)
 	}
 	return &consentOutput{Location: "/api/v1/consents/" + c.ID, Body: c}, nil
-}
-
-// ownMerchant checks the {id} of a merchant's route against the caller, for the
-// service calls that act for the caller and take no merchant id: a merchant
-// naming another merchant finds no such merchant (as in finance's routes), anyone
-// else may not act for a merchant. An anonymous caller is left to the service,
-// which answers 401.
-func ownMerchant(op string, actor dataport.Actor, merchantID string) error {
-	switch {
-	case actor.Anonymous() || actor.ParticipantID == merchantID:
-		return nil
-	case actor.Has(dataport.RoleMerchant):
-		return dataport.Errorf(op, dataport.KindNotFound, "no merchant %s", merchantID)
-	}
-	return dataport.Errorf(op, dataport.KindForbidden, "a merchant grants its consents itself")
 }
 
 type consentsInput struct {
@@ -220,32 +189,37 @@ func (s *Server) cancelSubscription(ctx context.Context, in *subscriptionPath) (
 	return s.subscription(s.Lending.CancelSubscription(ctx, actorOf(ctx), in.ID))
 }
 
-// Offers (融資報價): the pull side of the lending.offer webhooks.
+// Offers (融資報價): the pull side of the lending.offer webhooks. They are listed
+// in the order of their latest change (change_seq, a filing seq), the one order
+// in which a poller misses nothing: ids are not commit-ordered.
 
 type offersInput struct {
 	MerchantID    string `query:"merchant_id"`
 	InstitutionID string `query:"institution_id"`
 	Product       string `query:"product" enum:"order_financing,procurement_financing,credit_sales,ad_spend_loan"`
-	Status        string `query:"status" enum:"open,taken,superseded,withdrawn,expired" doc:"open: open, unexpired and the merchant active"`
-	After         string `query:"after" doc:"only records after this id: the next cursor of the previous page"`
+	Status        string `query:"status" enum:"open,taken,superseded,withdrawn,expired" doc:"open: open, unexpired and the merchant active. To poll for changes, filter by none: an offer that leaves the status is not listed again"`
+	AfterSeq      int64  `query:"after_seq" minimum:"0" doc:"only offers whose latest change was filed after this seq: the next_seq of the previous answer (0 or absent: from the start)"`
 	Limit         int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
 }
 
 type offersOutput struct {
 	Body struct {
-		Items []lending.Offer `json:"items"`
-		Next  string          `json:"next,omitempty" doc:"pass as after= for the next page; absent on the last page"`
+		Items   []lending.Offer `json:"items"`
+		NextSeq int64           `json:"next_seq" doc:"pass as after_seq= next: the change_seq of the last offer listed, or after_seq itself when none was. Polling with it never misses a new offer, a withdrawal, a supersession or a take"`
 	}
 }
 
 func (s *Server) listOffers(ctx context.Context, in *offersInput) (*offersOutput, error) {
 	offers, err := s.Lending.Offers(ctx, actorOf(ctx), lending.OfferFilter{MerchantID: in.MerchantID, InstitutionID: in.InstitutionID,
-		Product: lending.Product(in.Product), Status: in.Status, After: in.After, Limit: in.Limit})
+		Product: lending.Product(in.Product), Status: in.Status, AfterSeq: in.AfterSeq, Limit: in.Limit})
 	if err != nil {
 		return nil, s.problemAt(err, lendingListAt)
 	}
 	out := &offersOutput{}
-	out.Body.Items, out.Body.Next = offers, nextAfter(offers, in.Limit, func(o lending.Offer) string { return o.ID })
+	out.Body.Items, out.Body.NextSeq = offers, in.AfterSeq
+	if len(offers) > 0 {
+		out.Body.NextSeq = offers[len(offers)-1].ChangeSeq
+	}
 	return out, nil
 }
 
@@ -291,52 +265,19 @@ type applicationOutput struct {
 // applyAt locates the key's problems in its header.
 var applyAt = map[string]string{"idempotency_key": "header.Idempotency-Key"}
 
+// apply answers 201 with a new decision, 200 with the first application when
+// Apply reports a replay of the key (a retry, or a twin racing it).
 func (s *Server) apply(ctx context.Context, in *applyInput) (*applicationOutput, error) {
-	actor := actorOf(ctx)
-	// 201 for a new decision, 200 for a retry answered with the first one. Apply
-	// answers both alike, so ask first whether the key was used on this offer.
-	// (Two tries racing with one key both answer 201, with the same application.)
-	status := http.StatusCreated
-	if in.Key != "" {
-		replay, err := s.applied(ctx, actor, in.ID, in.Key)
-		if err != nil {
-			return nil, s.problemAt(err, applyAt)
-		}
-		if replay {
-			status = http.StatusOK
-		}
-	}
-	a, err := s.Lending.Apply(ctx, actor, in.ID, lending.NewApplication{Amount: in.Body.Amount, TermDays: in.Body.TermDays,
-		Purpose: in.Body.Purpose, IdempotencyKey: in.Key})
+	a, replayed, err := s.Lending.Apply(ctx, actorOf(ctx), in.ID, lending.NewApplication{Amount: in.Body.Amount,
+		TermDays: in.Body.TermDays, Purpose: in.Body.Purpose, IdempotencyKey: in.Key})
 	if err != nil {
 		return nil, s.problemAt(err, applyAt)
 	}
-	return &applicationOutput{Status: status, Location: "/api/v1/applications/" + a.ID, Body: a}, nil
-}
-
-// applied reports whether the caller applied on the offer with key before. A
-// caller that may not read its applications is answered by Apply itself, which
-// refuses it, so a refusal here says nothing.
-func (s *Server) applied(ctx context.Context, actor dataport.Actor, offerID, key string) (bool, error) {
-	f := lending.ApplicationFilter{MerchantID: actor.ParticipantID, OfferID: offerID, Limit: 1000}
-	for {
-		as, err := s.Lending.Applications(ctx, actor, f)
-		if err != nil {
-			if k := dataport.KindOf(err); k == dataport.KindInternal || k == dataport.KindUnavailable {
-				return false, err
-			}
-			return false, nil
-		}
-		for _, a := range as {
-			if a.IdempotencyKey == key {
-				return true, nil
-			}
-		}
-		if len(as) < f.Limit {
-			return false, nil
-		}
-		f.After = as[len(as)-1].ID
+	status := http.StatusCreated
+	if replayed {
+		status = http.StatusOK
 	}
+	return &applicationOutput{Status: status, Location: "/api/v1/applications/" + a.ID, Body: a}, nil
 }
 
 // applyResponses documents the retry's 200 beside the new decision's 201.

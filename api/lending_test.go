@@ -601,7 +601,7 @@ func TestLendingEndpoints(t *testing.T) {
 		before = x.written()
 		wantProblem(t, x.do("POST", merchantPath, x.merchant, consent(x.bankAID)), http.StatusForbidden, "")
 		wantProblem(t, x.do("POST", applyPath, x.merchant, body), http.StatusForbidden, "")
-		wantProblem(t, x.do("GET", "/api/v1/loans", x.merchant, nil), http.StatusForbidden, "")
+		wantStatus(t, x.do("GET", "/api/v1/loans", x.merchant, nil), http.StatusOK) // its own records: read, suspended or not
 		if x.written() != before {
 			t.Fatal("a suspended merchant's requests wrote")
 		}
@@ -643,4 +643,157 @@ func jsonText(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// A bank polls offers with next_seq and misses nothing: new offers, and the same
+// offers again when superseded, taken or withdrawn. Racing retries of one
+// application answer 201 once and 200 for the rest; the idempotency key is the
+// merchant's alone. A suspended merchant reads its own lending records and
+// changes nothing.
+func TestLendingOfferPollAndReplays(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		x := newLendingExchange(t, engine)
+		consent := func(institutions ...string) map[string]any {
+			return map[string]any{"scope": []string{"score"}, "institutions": institutions, "expires_at": lendingNow.AddDate(0, 6, 0).Format(time.RFC3339)}
+		}
+		wantStatus(t, x.do("POST", "/api/v1/subscriptions", x.bankA, subscriptionBody("order_financing", 30_000_000, 720, 30, 2000)), http.StatusCreated)
+		// A consent is the merchant's own word: the operator gives none for it.
+		wantProblem(t, x.do("POST", "/api/v1/merchants/"+x.merchantID+"/consents", x.operator, consent(x.bankAID)), http.StatusForbidden, "")
+		r := x.do("POST", "/api/v1/merchants/"+x.merchantID+"/consents", x.merchant, consent(x.bankAID))
+		wantStatus(t, r, http.StatusCreated)
+		cns := decodeBody[lending.Consent](t, r)
+
+		type offerPage struct {
+			Items   []lending.Offer `json:"items"`
+			NextSeq int64           `json:"next_seq"`
+		}
+		var seq int64
+		poll := func() map[string]string {
+			t.Helper()
+			got := map[string]string{}
+			for {
+				r := x.do("GET", fmt.Sprintf("/api/v1/offers?limit=1&after_seq=%d", seq), x.bankA, nil)
+				wantStatus(t, r, http.StatusOK)
+				p := decodeBody[offerPage](t, r)
+				if len(p.Items) == 0 {
+					if p.NextSeq != seq {
+						t.Fatalf("an empty page moves the cursor from %d to %d", seq, p.NextSeq)
+					}
+					return got
+				}
+				if p.NextSeq != p.Items[0].ChangeSeq || p.NextSeq <= seq {
+					t.Fatalf("next_seq %d after %d for %+v", p.NextSeq, seq, p.Items[0])
+				}
+				seq, got[p.Items[0].ID] = p.NextSeq, p.Items[0].Status
+			}
+		}
+		x.publish(t, "B", 50_000_000)
+		first := poll()
+		if len(first) != 1 {
+			t.Fatalf("first poll: %v", first)
+		}
+		x.publish(t, "A", 60_000_000)
+		second := poll()
+		var open string
+		for id, status := range second {
+			if status == "open" {
+				open = id
+			}
+		}
+		for id := range first {
+			if len(second) != 2 || second[id] != "superseded" || open == "" {
+				t.Fatalf("second poll: %v (first %v)", second, first)
+			}
+		}
+		wantProblem(t, x.do("GET", "/api/v1/offers?after_seq=-1", x.bankA, nil), http.StatusBadRequest, "query.after_seq")
+
+		// Eight tries of one application at once: one decision, seven replays.
+		const key = "po-race-1"
+		body := jsonText(t, map[string]any{"amount": cnyMoney(1_000_000)})
+		statuses := make([]int, 8)
+		ids := make([]string, 8)
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("POST", x.srv.URL+"/api/v1/offers/"+open+"/applications", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+x.merchant)
+				req.Header.Set("Idempotency-Key", key)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return
+				}
+				defer res.Body.Close()
+				var a lending.Application
+				_ = json.NewDecoder(res.Body).Decode(&a)
+				statuses[i], ids[i] = res.StatusCode, a.ID
+			}()
+		}
+		wg.Wait()
+		count := map[int]int{}
+		for i, s := range statuses {
+			count[s]++
+			if ids[i] != ids[0] || ids[i] == "" {
+				t.Fatalf("racing tries answered %v with %v", statuses, ids)
+			}
+		}
+		if count[http.StatusCreated] != 1 || count[http.StatusOK] != 7 {
+			t.Fatalf("racing tries answered %v", statuses)
+		}
+		if got := poll(); len(got) != 1 || got[open] != "taken" {
+			t.Fatalf("poll after the take: %v", got)
+		}
+
+		// The key is the merchant's: the bank reads the application, and is told
+		// of it, without it.
+		if a := decodeBody[lending.Application](t, x.do("GET", "/api/v1/applications/"+ids[0], x.merchant, nil)); a.IdempotencyKey != key {
+			t.Fatalf("the merchant's application: %+v", a)
+		}
+		r = x.do("GET", "/api/v1/applications/"+ids[0], x.bankA, nil)
+		wantStatus(t, r, http.StatusOK)
+		if strings.Contains(string(r.body), "idempotency_key") || strings.Contains(string(r.body), key) {
+			t.Fatalf("the bank reads the key: %s", r.body)
+		}
+		if r = x.do("GET", "/api/v1/applications", x.bankA, nil); strings.Contains(string(r.body), key) {
+			t.Fatalf("the bank lists the key: %s", r.body)
+		}
+		decided := x.received(t, x.hookA, "lending.application_decided")
+		if len(decided) != 1 {
+			t.Fatalf("bank A was told of %d decisions", len(decided))
+		}
+		if strings.Contains(string(decided[0].Data), "idempotency_key") || strings.Contains(string(decided[0].Data), key) {
+			t.Fatalf("the bank's webhook carries the key: %s", decided[0].Data)
+		}
+
+		// Revoked: nothing is open to withdraw now; a new decision's offer is,
+		// and the suspension withdraws it. The bank's poll sees both changes.
+		x.publish(t, "A", 60_000_000)
+		if got := poll(); len(got) != 1 {
+			t.Fatalf("poll after the third decision: %v", got)
+		}
+		wantStatus(t, x.do("POST", "/api/v1/participants/"+x.merchantID+"/suspend", x.operator, map[string]any{"reason": "fabricated orders"}), http.StatusOK)
+		if got := poll(); len(got) != 1 {
+			t.Fatalf("poll after the suspension: %v", got)
+		} else {
+			for _, status := range got {
+				if status != "withdrawn" {
+					t.Fatalf("poll after the suspension: %v", got)
+				}
+			}
+		}
+		// Suspended, the merchant reads what is its own, and changes nothing.
+		before := x.written()
+		for _, path := range []string{"/api/v1/loans", "/api/v1/offers", "/api/v1/applications/" + ids[0], "/api/v1/consents/" + cns.ID} {
+			wantStatus(t, x.do("GET", path, x.merchant, nil), http.StatusOK)
+		}
+		if l := decodeBody[listOf[lending.Loan]](t, x.do("GET", "/api/v1/loans", x.merchant, nil)); len(l.Items) != 1 {
+			t.Fatalf("the suspended merchant's loans: %+v", l)
+		}
+		wantProblem(t, x.do("POST", "/api/v1/consents/"+cns.ID+"/revoke", x.merchant, nil), http.StatusForbidden, "")
+		if x.written() != before {
+			t.Fatal("a suspended merchant's requests wrote")
+		}
+	})
 }

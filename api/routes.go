@@ -78,6 +78,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 	dspCatalog := s.dspCatalog()
 	mux.HandleFunc("POST "+dspPath+"/catalog/request", dspCatalog.ServeCatalog)
 	mux.HandleFunc("GET "+dspPath+"/catalog/datasets/{id}", dspCatalog.ServeDataset)
+	// The Contract Negotiation Protocol's provider endpoints (dsp.NegotiationService over
+	// trade); the provider's moves, made through the deal endpoints, are posted to the
+	// consumer's callback address by dspFirst (api/dsp.go, dspNotify).
+	dspNegotiations := s.dspNegotiations()
+	mux.HandleFunc("POST "+dspPath+"/negotiations/request", dspNegotiations.ServeRequest)
+	mux.HandleFunc("GET "+dspPath+"/negotiations/{providerPid}", dspNegotiations.ServeGet)
+	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/request", dspNegotiations.ServeCounterRequest)
+	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/events", dspNegotiations.ServeEvent)
+	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/agreement/verification", dspNegotiations.ServeVerification)
+	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/termination", dspNegotiations.ServeTermination)
 
 	// Compliance: rule packs, assessments, approvals (R1–R22).
 	register(s, http.MethodPost, "assess", "/api/v1/compliance/assessments", "Assess inline facts (what-if) or a product by reference: allow, require or deny, with the rules, requirements and reasons", "compliance", s.assess)
@@ -188,7 +198,6 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "list-merchant-data", "/api/v1/merchants/{id}/data-products", "List the merchant's own data, its attested orders or its credit summary, as a draft data product written from the data and citing its filings; needs consent: true and a purpose, filed with the draft (the merchant, holding the supplier role)", "credit", s.listMerchantData, created)
 
 	// Lending: consents, banks' subscriptions, offers, applications, loans (融资).
-	s.lendingSchemas()
 	register(s, http.MethodPost, "grant-consent", "/api/v1/merchants/{id}/consents", "Consent to share the merchant's credit data (scope: score, features, orders) with the financial institutions it names, until it expires or is revoked; filed (the merchant itself)", "lending", s.grantConsent, created)
 	get(s, "list-consents", "/api/v1/consents", "Consents in grant order (a merchant: its own; an institution: those naming it, showing only itself; the operator and regulators: all)", "lending", s.listConsents)
 	get(s, "get-consent", "/api/v1/consents/{id}", "A consent, its status as of now", "lending", s.getConsent)
@@ -200,7 +209,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	register(s, http.MethodPost, "pause-subscription", "/api/v1/subscriptions/{id}/pause", "No new offers; open ones stand until they expire (the institution, the operator)", "lending", s.pauseSubscription)
 	register(s, http.MethodPost, "resume-subscription", "/api/v1/subscriptions/{id}/resume", "Make a paused subscription active again (the institution, the operator)", "lending", s.resumeSubscription)
 	register(s, http.MethodPost, "cancel-subscription", "/api/v1/subscriptions/{id}/cancel", "End a subscription for good: its open offers are withdrawn (the institution, the operator)", "lending", s.cancelSubscription)
-	get(s, "list-offers", "/api/v1/offers", "Offers in the order they were made: the pull side of the signed lending.offer webhooks (an institution: its own; a merchant: its own; the operator and regulators: all)", "lending", s.listOffers)
+	get(s, "list-offers", "/api/v1/offers", "Offers in the order of their latest change (made, superseded, withdrawn, taken), after after_seq: the pull side of the signed lending.offer webhooks (an institution: its own; a merchant: its own; the operator and regulators: all)", "lending", s.listOffers)
 	get(s, "get-offer", "/api/v1/offers/{id}", "An offer; an institution sees the merchant's credit data on it only while the consent is in force", "lending", s.getOffer)
 	register(s, http.MethodPost, "create-application", "/api/v1/offers/{id}/applications", "Apply against an offer and be decided at once by the institution's rules: the decision with every rule's result and reasons, and the loan and its disbursement when approved; filed (the offer's merchant; Idempotency-Key makes it once-only)", "lending", s.apply, created, applyResponses)
 	get(s, "list-applications", "/api/v1/applications", "Applications with their decisions (a merchant: its own; an institution: those made to it; the operator and regulators: all)", "lending", s.listApplications)

@@ -116,7 +116,7 @@ func SeedFinance(ctx context.Context, svc FinanceServices, w World, now time.Tim
 		if !ok {
 			return out, fmt.Errorf("seed finance: no demo institution %q", dm.bank)
 		}
-		if _, err := svc.Lending.GrantConsent(ctx, self, lending.NewConsent{
+		if _, err := svc.Lending.GrantConsent(ctx, self, merchant.ID, lending.NewConsent{
 			Scope: dm.scope, Institutions: []string{bank.ID}, ExpiresAt: now.AddDate(0, 6, 0)}); err != nil {
 			return out, fmt.Errorf("seed finance: consent: %w", err)
 		}

@@ -3,9 +3,10 @@
 // exchange's catalog, negotiates a contract and runs a transfer against dataport
 // as against any other connector, and dataport does the same against it.
 //
-// This package holds the protocol itself and the Catalog Protocol's provider
-// endpoints (CatalogService), which the API server mounts under /dsp; the
-// endpoints that put it in front of trade and delivery come next (SCENARIOS.md,
+// This package holds the protocol itself, the Catalog Protocol's provider
+// endpoints (CatalogService) and the Contract Negotiation Protocol's provider
+// endpoints over trade (NegotiationService), which the API server mounts under
+// /dsp; the consumer side and transfers over delivery come next (SCENARIOS.md,
 // "What is left").
 //
 // # Messages
@@ -80,47 +81,84 @@
 //
 // A DSP contract negotiation in which dataport is the provider is a trade deal;
 // the two state machines are the same (the trade package's moves table follows
-// DSP 2025-1, and so does this one), so each DSP message is one trade call:
+// DSP 2025-1, and so does this one), so each DSP message is one trade call
+// (NegotiationService, negotiationservice.go):
 //
-//	ContractRequestMessage (new)      trade.Request: the offer's target is a listed product, the
-//	                                  offer's terms choose the plan, scenario, purpose and delivery
-//	                                  mode; the buyer is the authenticated participant; assessed,
-//	                                  and the price held in escrow
-//	ContractOfferMessage              trade.Offer, by the supplier or its agent through the API;
-//	                                  dsp then posts the message to the consumer's callback
-//	ContractRequestMessage (counter)  trade.CounterRequest: the counter-offer's price (its
-//	                                  compensate duty); a counter-offer that changes other terms is
-//	                                  refused naming them, as trade negotiates the price only
-//	event ACCEPTED                    trade.Accept
-//	ContractAgreementMessage          trade.Agree (the provider's Ed25519 signature); the message
-//	                                  carries the contract's policy as the ODRL Agreement
-//	ContractAgreementVerification     trade.Verify (see Signatures)
-//	event FINALIZED                   trade.Finalize: the exchange countersigns and files
-//	ContractNegotiationTermination    trade.Terminate (refused once FINALIZED, as DSP requires)
+//	ContractRequestMessage (new)      trade.Request by the authenticated participant as buyer (without
+//	                                  the buyer role: 404, as any caller not authorised; a balance that
+//	                                  does not cover the price: 400): the offer's @id resolves with
+//	                                  ParseOfferID to the product, its listed revision (another revision
+//	                                  listed since: refused as stale) and the price plan; the scenario is
+//	                                  the permission's odrl:purpose (eq, or isAnyOf of one; the product's
+//	                                  only scenario when absent); purpose and delivery mode are dataport's
+//	                                  extension properties (PropPurpose, PropDeliveryMode; default "other"
+//	                                  and the product's first mode); a compensate duty's odrl:payAmount
+//	                                  other than the plan's is a request at that price. Assessed, the
+//	                                  price held in escrow, filed, as any deal. → 201, REQUESTED (or
+//	                                  TERMINATED, with the rules' reasons, when the assessment denies it).
+//	ContractOfferMessage              trade.Offer, by the supplier or its agent through the REST API;
+//	                                  dsp then posts the message to the consumer's callback (Notify)
+//	ContractRequestMessage (counter)  trade.CounterRequest: the counter-offer's price (its compensate
+//	                                  duty); a counter-offer that changes the product, scenario, purpose,
+//	                                  delivery mode or currency is refused naming them (400), as trade
+//	                                  negotiates the price only
+//	event ACCEPTED                    trade.Accept (the offered price is held)
+//	ContractAgreementMessage          trade.Agree through the REST API (the provider's Ed25519 signature);
+//	                                  the message carries the contract's policy as the ODRL Agreement
+//	ContractAgreementVerification     trade.Verify with the consumer's signature (see Signatures)
+//	event FINALIZED                   trade.Finalize through the REST API: the exchange countersigns
+//	ContractNegotiationTermination    trade.Terminate, either side (refused once FINALIZED, as DSP
+//	                                  requires); the message's code and reasons are the deal's reason
+//
+// Every message the consumer sends is checked, before anything else is done, in
+// this order: the caller authenticated and the negotiation its own (404 otherwise,
+// for unknown pids too), the message valid (400 INVALID_MESSAGE), its pids those of
+// the path's negotiation (400), its move one the deal's current state admits from
+// the consumer (400 INVALID_STATE_TRANSITION). Trade's own checks then apply (a
+// suspended party pauses the deal: 400); a refused message changes nothing.
+//
+// The provider's moves. The supplier (or its agent) offers, agrees, finalises and
+// terminates through the REST deal endpoints, as for any deal; after each such
+// request the API server calls Notify, which compares the deal's state with the
+// state the consumer was last told (the process table's) and, for a provider's
+// move, checks it against the sender's state machine, encodes and validates the
+// message and posts it with Client to <callback>/negotiations/:consumerPid/offers,
+// …/agreement, …/events or …/termination. A consumer that refuses it or cannot be
+// reached leaves the told state as it was, and the next Notify sends the message
+// of the deal's state then. The buyer's own moves made through the REST API are
+// recorded, not sent.
 //
 // Identifiers. The deal keeps its id; the protocol sees IRIs made from it: the
-// provider pid "urn:dataport:negotiation:<deal id>", the agreement's @id the
-// contract policy's uid, "urn:dataport:deal:<deal id>" (what a transfer request's
-// agreementId names), a dataset's @id "urn:dataport:product:<product id>". The
-// consumer's pid and callback address are stored beside the deal in a DSP process
-// table, changed in the same transaction as the deal and filed with it.
+// provider pid "urn:dataport:negotiation:<deal id>" (ProviderPIDOf), the
+// agreement's @id "urn:dataport:deal:<deal id>" (what a transfer request's
+// agreementId will name), a dataset's @id "urn:dataport:product:<product id>".
+// The consumer's pid (unique per consumer), its callback address and the offer id
+// are stored beside the deal in dsp_negotiations with the state the consumer was
+// told, and every change is filed (dsp.negotiation_requested, _received, _sent,
+// _consumer_moved). The row is written in its own transaction after the trade
+// call, not in the deal's: the deal's state is what every check and GET use, and
+// a request whose row cannot be written terminates its deal.
 //
 // Agreement ↔ signed contract. The contract (trade.Deal.Contract, RFC 8785
 // canonical JSON, signed by both parties and countersigned) stays what binds; the
 // DSP Agreement is its policy written in the DSP profile's terms: target the
 // dataset's @id, assigner and assignee the parties' participant IRIs, timestamp
-// the agreement's time, the permission's constraints as the contract states them
-// (purpose, scenario, territory, term, count) with numbers as typed literals (the
-// schema admits strings, objects and arrays only), and the contract's SHA-256 as
-// an extra property, so that the consumer can fetch and check the signed contract.
+// the agreement's time, the permission "use" constrained to the scenario
+// (odrl:purpose eq), the term (odrl:elapsedTime lteq P<n>D) and the uses
+// (odrl:count lteq, a typed literal: the schema admits strings, objects and arrays
+// only), with the duty to pay the agreed price; and as extension properties the
+// contract itself (PropContract) and its SHA-256 (PropContractSHA256), the bytes
+// the consumer signs.
 //
-// Signatures. trade.Verify takes the buyer's Ed25519 signature over the
-// contract; a foreign connector sends a bare verification message. The choice to
-// make in trade: accept a signature carried in the message as an extension
-// property when the buyer's connector is a dataport (or any connector whose
-// participant registered a key), and otherwise record the authenticated
-// verification message itself (its hash, the key it came with) as the buyer's
-// assent, which the exchange's countersignature then covers.
+// Signatures. trade.Verify takes the buyer's Ed25519 signature over the contract.
+// A consumer whose participant registered a signing key sends it in the
+// verification message as two extension properties, PropSigningKey and
+// PropSignature (ContractAgreementVerificationMessage.SigningKey, .Signature); a
+// verification without them, or with one that does not verify, is refused (400)
+// and the negotiation stays AGREED. Left to decide in trade: a foreign connector
+// that sends a bare verification message, whose authenticated message itself (its
+// hash, the key it came with) would be recorded as the buyer's assent, which the
+// exchange's countersignature then covers.
 //
 // Provider-initiated negotiations ("[*] → OFFERED") have no trade counterpart:
 // trade deals always begin with the buyer's request. dataport does not start

@@ -58,11 +58,17 @@ func (*ContractAgreementMessage) MessageKind() string { return KindContractAgree
 
 // ContractAgreementVerificationMessage is the consumer's verification of the
 // agreement (POST <base>/negotiations/:providerPid/agreement/verification).
+//
+// dataport's extension (doc.go, "Signatures"): the consumer's Ed25519 signature
+// over the agreement's contract, with the id of its registered key, as two
+// properties of dataport's vocabulary (the schema admits extra properties).
 type ContractAgreementVerificationMessage struct {
 	Context     Context `json:"@context,omitempty"`
 	Type        string  `json:"@type,omitempty"`
 	ProviderPID string  `json:"providerPid"`
 	ConsumerPID string  `json:"consumerPid"`
+	SigningKey  string  `json:"https://dataport.example/ns#signingKey,omitempty"`
+	Signature   string  `json:"https://dataport.example/ns#signature,omitempty"`
 }
 
 // MessageKind implements Message.

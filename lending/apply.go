@@ -40,8 +40,8 @@ type Application struct {
 	Amount         dataport.Money `json:"amount"`
 	TermDays       int            `json:"term_days"`
 	Purpose        string         `json:"purpose,omitempty"`
-	IdempotencyKey string         `json:"idempotency_key,omitempty"`
-	Decision       Decision       `json:"decision"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty" doc:"the merchant's own: the institution never sees it"`
+	Decision       LoanDecision   `json:"decision"`
 	LoanID         string         `json:"loan_id,omitempty" doc:"the loan, when approved"`
 	Loan           *Loan          `json:"loan,omitempty"`
 	CreatedBy      string         `json:"created_by"`
@@ -49,8 +49,16 @@ type Application struct {
 	FilingSeq      int64          `json:"filing_seq" doc:"the filing lending.application_decided"`
 }
 
-// Decision (決策) is the institution's rules' answer to an application, and why.
-type Decision struct {
+// forInstitution is a as its institution sees it: without the merchant's
+// idempotency key.
+func (a Application) forInstitution() Application {
+	a.IdempotencyKey = ""
+	return a
+}
+
+// LoanDecision (決策) is the institution's rules' answer to an application, and
+// why. (A credit decision is credit.Decision; lending sees it as a CreditView.)
+type LoanDecision struct {
 	Outcome      string       `json:"outcome" enum:"approved,declined"`
 	Reasons      []string     `json:"reasons" doc:"the reasons of the rules that failed, in the rules' order; empty when approved"`
 	Rules        []RuleResult `json:"rules" doc:"every rule and its result"`
@@ -160,17 +168,20 @@ func isControl(r rune) bool { return r != '\n' && unicode.IsControl(r) }
 // longer in force, an ad-spend loan without a live limit, or an idempotency key
 // used for another request; KindForbidden when the merchant or the institution is
 // suspended, or the caller does not act as a merchant; KindUnauthorized.
-func (s *Service) Apply(ctx context.Context, actor dataport.Actor, offerID string, n NewApplication) (Application, error) {
+//
+// replayed reports that the answer is the first application made with the same
+// idempotency key and request (a retry, or the same key racing on another
+// replica): nothing was changed or filed by this call.
+func (s *Service) Apply(ctx context.Context, actor dataport.Actor, offerID string, n NewApplication) (a Application, replayed bool, err error) {
 	const op = "lending.Apply"
 	if err := n.validate(op); err != nil {
-		return Application{}, err
+		return Application{}, false, err
 	}
-	var a Application
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		if err := mayActAs(tx, op, actor, dataport.RoleMerchant); err != nil {
 			return err
 		}
-		_, reqSum, err := canonicalSHA256(map[string]any{"offer_id": offerID, "amount": n.Amount, "term_days": n.TermDays, "purpose": n.Purpose})
+		_, reqSum, err := canonicalSHA256(applicationRequest(offerID, &n))
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
@@ -191,8 +202,7 @@ func (s *Service) Apply(ctx context.Context, actor dataport.Actor, offerID strin
 			case err == nil && sum == reqSum:
 				return errReplayed
 			case err == nil:
-				return &dataport.Error{Op: op, Kind: dataport.KindConflict, Message: "this idempotency key was used for another application",
-					Fields: []dataport.FieldProblem{{Field: "idempotency_key", Message: "used for application " + id + " with other details"}}}
+				return keyReused(op, id)
 			case !isNoRows(err):
 				return dataport.Internal(op, err)
 			}
@@ -205,19 +215,45 @@ func (s *Service) Apply(ctx context.Context, actor dataport.Actor, offerID strin
 	})
 	if errors.Is(err, errReplayed) || store.IsUniqueViolation(err) && n.IdempotencyKey != "" {
 		// A retry, or the same key racing on another replica: answer with the first.
+		// (A racing twin with the same key but another request is no replay: it is
+		// told so below, as a retry would be.)
+		replayed = true
 		err = s.db.Read(ctx, func(tx *store.Tx) error {
 			id, err := tx.Strings(`SELECT id FROM lending_applications WHERE merchant_id = $1 AND idempotency_key = $2`, actor.ParticipantID, n.IdempotencyKey)
 			if err != nil || len(id) == 0 {
 				return dataport.Internal(op, fmt.Errorf("application with key %q: %v", n.IdempotencyKey, err))
 			}
-			a, err = getApplication(tx, op, id[0])
-			return err
+			if a, err = getApplication(tx, op, id[0]); err != nil {
+				return err
+			}
+			_, reqSum, err := canonicalSHA256(applicationRequest(offerID, &n))
+			if err != nil {
+				return dataport.Internal(op, err)
+			}
+			var sum string
+			if err := tx.QueryRow(`SELECT request_sha256 FROM lending_applications WHERE id = $1`, a.ID).Scan(&sum); err != nil {
+				return dataport.Internal(op, err)
+			}
+			if sum != reqSum {
+				return keyReused(op, a.ID)
+			}
+			return nil
 		})
 	}
 	if err != nil {
-		return Application{}, err
+		return Application{}, false, err
 	}
-	return a, nil
+	return a, replayed, nil
+}
+
+// applicationRequest is what an idempotency key binds: a retry must repeat it.
+func applicationRequest(offerID string, n *NewApplication) map[string]any {
+	return map[string]any{"offer_id": offerID, "amount": n.Amount, "term_days": n.TermDays, "purpose": n.Purpose}
+}
+
+func keyReused(op, id string) error {
+	return &dataport.Error{Op: op, Kind: dataport.KindConflict, Message: "this idempotency key was used for another application",
+		Fields: []dataport.FieldProblem{{Field: "idempotency_key", Message: "used for application " + id + " with other details"}}}
 }
 
 // checkApplication checks an application against its offer and the state of things.
@@ -301,7 +337,7 @@ func (s *Service) decide(tx *store.Tx, op string, actor dataport.Actor, o *store
 	if err != nil {
 		return Application{}, dataport.Internal(op, err)
 	}
-	d := Decision{Outcome: "declined", Reasons: []string{}, Rules: results, RulesVersion: sub.RulesVersion,
+	d := LoanDecision{Outcome: "declined", Reasons: []string{}, Rules: results, RulesVersion: sub.RulesVersion,
 		RulesSHA256: sub.RulesSHA256, Inputs: in, InputsSHA256: inSum, DecidedAt: now}
 	if passed {
 		d.Outcome = "approved"
@@ -350,10 +386,13 @@ func (s *Service) decide(tx *store.Tx, op string, actor dataport.Actor, o *store
 		}
 		a.Loan = &l
 	}
-	for _, to := range []string{a.InstitutionID, a.MerchantID} {
-		if err := notify.Send(tx, to, "lending.application_decided", a); err != nil {
-			return Application{}, dataport.Internal(op, err)
-		}
+	// The idempotency key is the merchant's: the institution's copy (its inbox
+	// and its webhooks) goes without it.
+	if err := notify.Send(tx, a.InstitutionID, "lending.application_decided", a.forInstitution()); err != nil {
+		return Application{}, dataport.Internal(op, err)
+	}
+	if err := notify.Send(tx, a.MerchantID, "lending.application_decided", a); err != nil {
+		return Application{}, dataport.Internal(op, err)
 	}
 	return a, nil
 }
@@ -379,8 +418,9 @@ func disburse(tx *store.Tx, actor dataport.Actor, o *storedOffer, a *Application
 		PrincipalPaid: dataport.Money{Currency: cur}, InterestPaid: dataport.Money{Currency: cur}, Status: "active"}
 	l.Outstanding = dataport.Money{Amount: l.Principal.Amount + l.Interest.Amount, Currency: cur}
 	l.Disbursement = Disbursement{ID: dataport.NewID("dsb"), Amount: a.Amount, DisbursedAt: now}
+	// The offer is a subject: taking it is its last change (Offer.ChangeSeq).
 	f, err := ledger.File(tx, actor, ledger.Change{Type: "lending.disbursed",
-		Subjects: []string{l.ID, a.ID, l.MerchantID, l.InstitutionID},
+		Subjects: []string{l.ID, a.ID, o.ID, l.MerchantID, l.InstitutionID},
 		Payload: map[string]any{"loan_id": l.ID, "disbursement_id": l.Disbursement.ID, "application_id": a.ID, "offer_id": o.ID,
 			"merchant_id": l.MerchantID, "institution_id": l.InstitutionID, "product": l.Product, "principal": l.Principal,
 			"interest": l.Interest, "rate_bps": l.RateBPS, "term_days": l.TermDays, "repayment_share_bps": l.RepaymentShareBPS,

@@ -33,7 +33,7 @@ func BenchmarkApply(b *testing.B) {
 		o := e.openOffer(e.merchant, e.bankA)
 		b.StartTimer()
 		start := time.Now()
-		a, err := e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(1_000_000)})
+		a, _, err := e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(1_000_000)})
 		lat = append(lat, time.Since(start))
 		if err != nil || a.Decision.Outcome != "approved" {
 			b.Fatalf("%v %+v", err, a.Decision)

@@ -108,21 +108,27 @@ func (s *Service) validateConsent(tx *store.Tx, merchantID string, n *NewConsent
 	return p, nil
 }
 
-// GrantConsent records the acting merchant's consent (role merchant). From its
-// commit on, the named institutions receive offers made on the merchant's credit
-// decisions (scope score) and may see what the scope names; nothing else of the
-// merchant leaves to anyone. Filed as lending.consent_granted.
+// GrantConsent records merchant merchantID's consent, granted by the merchant
+// itself (role merchant): a consent is the merchant's own word, so no one grants
+// it for another, the operator included. From its commit on, the named
+// institutions receive offers made on the merchant's credit decisions (scope
+// score) and may see what the scope names; nothing else of the merchant leaves to
+// anyone. Filed as lending.consent_granted.
 //
 // Errors: KindInvalid naming each wrong field (scope[i], institutions[i],
-// expires_at); KindForbidden for a caller that is suspended or not acting as a
-// merchant; KindUnauthorized.
-func (s *Service) GrantConsent(ctx context.Context, actor dataport.Actor, n NewConsent) (Consent, error) {
+// expires_at); KindNotFound when a merchant names another merchant (to it there is
+// no such merchant); KindForbidden for a caller that is suspended or not acting as
+// a merchant; KindUnauthorized.
+func (s *Service) GrantConsent(ctx context.Context, actor dataport.Actor, merchantID string, n NewConsent) (Consent, error) {
 	const op = "lending.GrantConsent"
 	var c Consent
 	n.Institutions = slices.Clone(n.Institutions)
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		if err := mayActAs(tx, op, actor, dataport.RoleMerchant); err != nil {
 			return err
+		}
+		if actor.ParticipantID != merchantID {
+			return dataport.Errorf(op, dataport.KindNotFound, "no merchant %s", merchantID)
 		}
 		now := tx.Now()
 		problems, err := s.validateConsent(tx, actor.ParticipantID, &n, now)
@@ -258,8 +264,8 @@ type ConsentFilter struct {
 // those naming it (showing only itself among the institutions), the operator and
 // regulators all.
 //
-// Errors: KindForbidden for a suspended caller or one in none of those roles;
-// KindUnauthorized.
+// Errors: KindForbidden for a caller in none of those roles (a suspended one
+// reads its own); KindUnauthorized.
 func (s *Service) Consents(ctx context.Context, actor dataport.Actor, f ConsentFilter) ([]Consent, error) {
 	const op = "lending.Consents"
 	out := []Consent{}

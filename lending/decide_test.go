@@ -110,15 +110,15 @@ func TestSupersedeAndBestSubscription(t *testing.T) {
 		err := e.db.Write(e.ctx, func(tx *store.Tx) error { return e.svc.Publish(tx, bad) })
 		wantKind(t, err, dataport.KindInternal)
 		e.unchanged(before)
-		// Pages: one offer at a time, after the last one seen.
+		// Pages: one offer at a time, after the last change seen.
 		all := e.offers(e.bankA, lending.OfferFilter{})
 		var paged []string
-		for after := ""; ; {
-			page := e.offers(e.bankA, lending.OfferFilter{After: after, Limit: 1})
+		for after := int64(0); ; {
+			page := e.offers(e.bankA, lending.OfferFilter{AfterSeq: after, Limit: 1})
 			if len(page) == 0 {
 				break
 			}
-			paged, after = append(paged, page[0].ID), page[0].ID
+			paged, after = append(paged, page[0].ID), page[0].ChangeSeq
 		}
 		if len(all) != 3 || len(paged) != 3 || paged[2] != all[2].ID {
 			t.Fatalf("paged %v, all %d", paged, len(all))
@@ -282,22 +282,47 @@ func TestIdempotentApplication(t *testing.T) {
 		e.publish(e.decision(e.merchant, "B", 50_000_000))
 		o := e.openOffer(e.merchant, e.bankA)
 		n := lending.NewApplication{Amount: cny(5_000_000), IdempotencyKey: "po-2026-1125-001"}
-		first := e.apply(e.merchant, o.ID, n)
+		first, replayed, err := e.svc.Apply(e.ctx, e.merchant, o.ID, n)
+		if err != nil || replayed {
+			t.Fatalf("first application: replayed %v, %v", replayed, err)
+		}
 		before := e.snapshot()
-		again := e.apply(e.merchant, o.ID, n)
-		if again.ID != first.ID || again.LoanID != first.LoanID || again.Loan == nil || again.Decision.InputsSHA256 != first.Decision.InputsSHA256 {
-			t.Fatalf("retry answered %+v, first %+v", again, first)
+		again, replayed, err := e.svc.Apply(e.ctx, e.merchant, o.ID, n)
+		if err != nil || !replayed || again.ID != first.ID || again.LoanID != first.LoanID || again.Loan == nil ||
+			again.Decision.InputsSHA256 != first.Decision.InputsSHA256 {
+			t.Fatalf("retry answered %+v (replayed %v, %v), first %+v", again, replayed, err, first)
 		}
 		e.unchanged(before)
+		// The key is the merchant's: the bank never sees it, in its reads or its
+		// webhooks; the merchant and those who oversee do.
+		for _, c := range []struct {
+			actor dataport.Actor
+			key   string
+		}{{e.merchant, n.IdempotencyKey}, {e.operator, n.IdempotencyKey}, {e.bankA, ""}} {
+			one, err := e.svc.Application(e.ctx, c.actor, first.ID)
+			list, err2 := e.svc.Applications(e.ctx, c.actor, lending.ApplicationFilter{OfferID: o.ID})
+			if err != nil || err2 != nil || one.IdempotencyKey != c.key || len(list) != 1 || list[0].IdempotencyKey != c.key {
+				t.Fatalf("%s reads the key %q, %+v (%v, %v); want %q", c.actor.ParticipantID, one.IdempotencyKey, list, err, err2, c.key)
+			}
+		}
+		hooks := e.received(e.rcvA, "lending.application_decided")
+		if len(hooks) != 1 || !strings.Contains(string(hooks[0].Data), first.ID) {
+			t.Fatalf("the bank was told of %d decisions", len(hooks))
+		}
+		for _, b := range hooks {
+			if strings.Contains(string(b.Data), "idempotency_key") || strings.Contains(string(b.Data), n.IdempotencyKey) {
+				t.Fatalf("the bank's webhook carries the key: %s", b.Data)
+			}
+		}
 		n.Amount = cny(6_000_000)
-		_, err := e.svc.Apply(e.ctx, e.merchant, o.ID, n)
+		_, _, err = e.svc.Apply(e.ctx, e.merchant, o.ID, n)
 		wantKind(t, err, dataport.KindConflict)
 		if fs := dataport.FieldsOf(err); len(fs) != 1 || fs[0].Field != "idempotency_key" {
 			t.Fatalf("conflict names %+v", fs)
 		}
 		e.unchanged(before)
 		// Without the key, a second application on a taken offer is refused.
-		_, err = e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(5_000_000)})
+		_, _, err = e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(5_000_000)})
 		wantKind(t, err, dataport.KindConflict)
 		if n := e.count(`SELECT COUNT(*) FROM lending_loans`); n != 1 {
 			t.Fatalf("%d loans, want 1", n)
@@ -330,6 +355,7 @@ func TestConcurrentApplicationsMakeOneLoan(t *testing.T) {
 			o := e.openOffer(e.merchant, e.bankA)
 			var wg sync.WaitGroup
 			apps := make([]lending.Application, 8)
+			replays := make([]bool, 8)
 			errs := make([]error, 8)
 			for i := range 8 {
 				svc := e.svc
@@ -345,7 +371,7 @@ func TestConcurrentApplicationsMakeOneLoan(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					apps[i], errs[i] = svc.Apply(context.Background(), e.merchant, o.ID, n)
+					apps[i], replays[i], errs[i] = svc.Apply(context.Background(), e.merchant, o.ID, n)
 				}()
 			}
 			wg.Wait()
@@ -357,6 +383,10 @@ func TestConcurrentApplicationsMakeOneLoan(t *testing.T) {
 				case keyed || dataport.KindOf(errs[i]) != dataport.KindConflict:
 					t.Fatalf("keyed=%v: application %d: %v", keyed, i, errs[i])
 				}
+			}
+			// With one key, one application decided and the rest are its replays.
+			if n := len(slices.DeleteFunc(slices.Clone(replays), func(r bool) bool { return !r })); keyed && n != 7 || !keyed && n != 0 {
+				t.Fatalf("keyed=%v: %d replays", keyed, n)
 			}
 			if len(approved) != 1 || e.count(`SELECT COUNT(*) FROM lending_loans WHERE offer_id = $1`, o.ID) != 1 {
 				t.Fatalf("keyed=%v: %d loans on one offer", keyed, len(approved))

@@ -21,9 +21,19 @@
 // applications, loans and repayments; an institution those naming it or made to
 // it, and its subscriptions and portfolio. The operator and regulators read
 // everything. A record the caller may not see does not exist for it
-// (KindNotFound); a caller acting in none of these roles, or suspended (叫停), is
-// refused (KindForbidden), at once. An institution that no consent names sees
-// nothing of the merchant: no offer, no notification, no filing naming it.
+// (KindNotFound); a caller acting in none of these roles is refused
+// (KindForbidden). An institution that no consent names sees nothing of the
+// merchant: no offer, no notification, no filing naming it.
+//
+// Suspension (叫停) follows the exchange's rule (README, "The API in brief";
+// api.authenticate): a suspended participant keeps reading its own records — a
+// merchant its consents, offers, applications, loans and repayments, an
+// institution its subscriptions, offers, applications, loans and portfolio — and
+// every change it attempts is refused (KindForbidden) from the moment of
+// suspension, checked again inside each write transaction. What is not its own
+// stays hidden as before. The suspension also stops new business between others
+// and it: no offers to or for it, its open offers withdrawn, no application to a
+// suspended institution. Repayment goes on (below).
 //
 // Amounts are integers in minor units (fen). Credit lines are in CNY, and so is
 // everything lent on them (Currency).
@@ -127,6 +137,16 @@
 // of a decision older than the latest one offers were made on (a replay) changes
 // nothing.
 //
+// Offers lists offers in the order of their latest change, change_seq: the
+// filing of the offer's making (lending.offer_made), supersession
+// (lending.offer_superseded), withdrawal (lending.offer_withdrawn) or taking
+// (lending.disbursed, which names the offer). Filing seqs are gap-free and commit
+// in their order, so an institution polling with the last change_seq it saw
+// (after_seq) never misses a new offer or a change of one; ids would not do as a
+// cursor, being random within a millisecond and assigned before commit. An offer
+// is listed again with each change; expiry is read from expires_at, not filed, and
+// a declined application changes nothing.
+//
 // An offer is open until it is taken (an approved application), superseded,
 // withdrawn (its consent revoked, its subscription cancelled, the merchant or the
 // institution suspended — SuspensionCascade, registered with the registry) or
@@ -150,8 +170,11 @@
 //
 // An optional idempotency key makes an application once-only per merchant: a
 // retry with the key and the same request (offer, amount, term, purpose) answers
-// with the first application and its loan, changing and filing nothing; the key
-// with another request is a conflict.
+// with the first application and its loan, changing and filing nothing, and Apply
+// says it is a replay (the API answers 200 for it, 201 for a new decision); the
+// key with another request is a conflict, as is a racing twin with other details.
+// The key is the merchant's: it is never filed, and an institution reads the
+// application, and is notified of it, without it.
 //
 // # Loans, interest and disbursement (放款)
 //

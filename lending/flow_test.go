@@ -218,7 +218,7 @@ func TestConsentGatesEverything(t *testing.T) {
 		if n := len(e.received(e.rcvA, "lending.offer_withdrawn")); n != 1 {
 			t.Fatalf("bank A was told of %d withdrawals, want 1", n)
 		}
-		_, err = e.svc.Apply(e.ctx, e.merchant, o2.ID, lending.NewApplication{Amount: cny(1_000_000)})
+		_, _, err = e.svc.Apply(e.ctx, e.merchant, o2.ID, lending.NewApplication{Amount: cny(1_000_000)})
 		wantKind(t, err, dataport.KindConflict)
 		_, err = e.svc.RevokeConsent(e.ctx, e.merchant, c.ID, "")
 		wantKind(t, err, dataport.KindConflict)
@@ -251,15 +251,22 @@ func TestConsentValidation(t *testing.T) {
 			{lending.NewConsent{Scope: []lending.Scope{"score"}, Institutions: []string{e.bankA.ParticipantID}, ExpiresAt: now.AddDate(2, 0, 0)}, "expires_at"},
 		}
 		for _, c := range cases {
-			_, err := e.svc.GrantConsent(e.ctx, e.merchant, c.n)
+			_, err := e.svc.GrantConsent(e.ctx, e.merchant, e.merchant.ParticipantID, c.n)
 			wantField(t, err, c.field)
 		}
-		_, err := e.svc.GrantConsent(e.ctx, e.bankA, lending.NewConsent{Scope: []lending.Scope{"score"}, Institutions: []string{e.bankB.ParticipantID}, ExpiresAt: now.AddDate(0, 1, 0)})
+		_, err := e.svc.GrantConsent(e.ctx, e.bankA, e.bankA.ParticipantID, lending.NewConsent{Scope: []lending.Scope{"score"}, Institutions: []string{e.bankB.ParticipantID}, ExpiresAt: now.AddDate(0, 1, 0)})
+		wantKind(t, err, dataport.KindForbidden)
+		// A merchant grants its own consents only: to it another merchant does
+		// not exist, and the operator grants none for a merchant.
+		good := lending.NewConsent{Scope: []lending.Scope{"score"}, Institutions: []string{e.bankA.ParticipantID}, ExpiresAt: now.AddDate(0, 1, 0)}
+		_, err = e.svc.GrantConsent(e.ctx, e.merchant2, e.merchant.ParticipantID, good)
+		wantKind(t, err, dataport.KindNotFound)
+		_, err = e.svc.GrantConsent(e.ctx, e.operator, e.merchant.ParticipantID, good)
 		wantKind(t, err, dataport.KindForbidden)
 		e.unchanged(before)
 
 		// A consent expires by itself: its offers stop with it.
-		c, err := e.svc.GrantConsent(e.ctx, e.merchant, lending.NewConsent{Scope: []lending.Scope{"score"},
+		c, err := e.svc.GrantConsent(e.ctx, e.merchant, e.merchant.ParticipantID, lending.NewConsent{Scope: []lending.Scope{"score"},
 			Institutions: []string{e.bankA.ParticipantID}, ExpiresAt: now.Add(48 * time.Hour)})
 		if err != nil {
 			t.Fatal(err)
@@ -277,7 +284,7 @@ func TestConsentValidation(t *testing.T) {
 		if got, _ := e.svc.Offer(e.ctx, e.bankA, o.ID); got.Status != "expired" || got.Credit != nil {
 			t.Fatalf("offer after its consent expired: %+v", got)
 		}
-		_, err = e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(1_000_000)})
+		_, _, err = e.svc.Apply(e.ctx, e.merchant, o.ID, lending.NewApplication{Amount: cny(1_000_000)})
 		wantKind(t, err, dataport.KindConflict)
 		var consented bool
 		if err := e.db.Read(e.ctx, func(tx *store.Tx) error {

@@ -135,12 +135,14 @@ func (r reader) sees(merchantID, institutionID string) bool {
 		r.institution && r.actor.ParticipantID == institutionID
 }
 
-// mayRead checks that actor may read lending records at all: authenticated,
-// active (a suspended participant is refused at once), and acting as a merchant,
-// a financial institution, the operator or a regulator.
+// mayRead checks that actor may read lending records at all: authenticated, its
+// participant still registered, and acting as a merchant, a financial institution,
+// the operator or a regulator. A suspended participant reads its own records, as
+// everywhere on the exchange (README, "The API in brief"): the suspension stops
+// its changes (mayActAs), not its view of what it is party to.
 func mayRead(tx *store.Tx, op string, actor dataport.Actor) (reader, error) {
-	if err := registry.MayAct(tx, op, actor); err != nil {
-		return reader{}, err
+	if err := registry.MayAct(tx, op, actor); err != nil && dataport.KindOf(err) != dataport.KindForbidden {
+		return reader{}, err // anonymous, a participant no longer registered, the database away
 	}
 	r := reader{actor: actor, all: seesAll(actor), merchant: actor.Has(dataport.RoleMerchant),
 		institution: actor.Has(dataport.RoleFinancialInstitution)}

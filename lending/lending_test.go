@@ -204,7 +204,7 @@ func (e *env) consent(merchant dataport.Actor, scope []lending.Scope, banks ...d
 	for _, b := range banks {
 		ids = append(ids, b.ParticipantID)
 	}
-	c, err := e.svc.GrantConsent(e.ctx, merchant, lending.NewConsent{Scope: scope, Institutions: ids, ExpiresAt: now.AddDate(0, 6, 0)})
+	c, err := e.svc.GrantConsent(e.ctx, merchant, merchant.ParticipantID, lending.NewConsent{Scope: scope, Institutions: ids, ExpiresAt: now.AddDate(0, 6, 0)})
 	if err != nil {
 		e.t.Fatalf("consent: %v", err)
 	}
@@ -251,7 +251,7 @@ func (e *env) openOffer(merchant, bank dataport.Actor) lending.Offer {
 
 func (e *env) apply(merchant dataport.Actor, offerID string, n lending.NewApplication) lending.Application {
 	e.t.Helper()
-	a, err := e.svc.Apply(e.ctx, merchant, offerID, n)
+	a, _, err := e.svc.Apply(e.ctx, merchant, offerID, n)
 	if err != nil {
 		e.t.Fatalf("apply: %v", err)
 	}

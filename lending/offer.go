@@ -42,6 +42,10 @@ type Offer struct {
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
 	FilingSeq int64        `json:"filing_seq" doc:"the filing lending.offer_made"`
+	// ChangeSeq is the filing of the offer's latest change: lending.offer_made,
+	// lending.offer_superseded, lending.offer_withdrawn, or lending.disbursed when
+	// it was taken. Offers lists by it (OfferFilter.AfterSeq).
+	ChangeSeq int64 `json:"change_seq" doc:"the filing of its latest change (made, superseded, withdrawn, taken): the after_seq cursor"`
 }
 
 // OfferCredit is the credit decision behind an offer, as far as the consent's
@@ -259,7 +263,7 @@ func (s *Service) makeOffer(tx *store.Tx, v *CreditView, c Consent, sub Subscrip
 	if err != nil {
 		return Offer{}, err
 	}
-	o.FilingSeq = f.Seq
+	o.FilingSeq, o.ChangeSeq = f.Seq, f.Seq
 	if _, err := tx.Exec(`INSERT INTO lending_offers (id, merchant_id, institution_id, subscription_id, consent_id, product, currency,
 		amount, rate_bps, term_days, repayment_share_bps, expires_at, decision_id, decided_at, grade, credit, credit_sha256, scope,
 		status, status_reason, superseded_by, created_at, updated_at, filing_seq)
@@ -331,20 +335,32 @@ type OfferFilter struct {
 	// Status: open (open, unexpired, the merchant active), taken, superseded,
 	// withdrawn or expired.
 	Status string
-	After  string // the last id of the previous page
-	Limit  int    // 100 when 0, 1,000 at most
+	// AfterSeq: only offers whose latest change was filed after this filing (the
+	// ChangeSeq of the last offer seen; 0 for all).
+	AfterSeq int64
+	Limit    int // 100 when 0, 1,000 at most
 }
 
-// Offers lists offers in id (creation) order: an institution its own, a merchant
-// its own, the operator and regulators all. This is the pull side of what the
-// webhooks push.
+// Offers lists offers in the order of their latest change (ChangeSeq: the filing
+// of their making, supersession, withdrawal or taking): an institution its own, a
+// merchant its own, the operator and regulators all. This is the pull side of what
+// the webhooks push, and a cursor that misses nothing: filings are numbered
+// without gaps and committed in their order, so every change not yet visible to a
+// reader will be filed after the last ChangeSeq it has seen. A reader polling with
+// AfterSeq set to the last ChangeSeq it saw gets every new offer once, and an offer
+// again each time it changes (taken, superseded, withdrawn). Expiry is not a
+// change: it is read from expires_at. With a status filter, an offer that changes
+// out of that status is not listed again: poll without one.
 //
-// Errors: KindInvalid for an unknown status; KindForbidden for a suspended caller
-// or one in none of those roles; KindUnauthorized.
+// Errors: KindInvalid for an unknown status or a negative after_seq; KindForbidden
+// for a caller in none of those roles; KindUnauthorized.
 func (s *Service) Offers(ctx context.Context, actor dataport.Actor, f OfferFilter) ([]Offer, error) {
 	const op = "lending.Offers"
 	if f.Status != "" && !slices.Contains([]string{"open", "taken", "superseded", "withdrawn", "expired"}, f.Status) {
 		return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "status", Message: "open, taken, superseded, withdrawn or expired"})
+	}
+	if f.AfterSeq < 0 {
+		return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "after_seq", Message: "a filing seq, 0 or more"})
 	}
 	out := []Offer{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -353,8 +369,8 @@ func (s *Service) Offers(ctx context.Context, actor dataport.Actor, f OfferFilte
 			return err
 		}
 		now := store.FormatTime(tx.Now())
-		q := selectOffer + ` WHERE o.id > $1`
-		args := []any{f.After}
+		q := selectOffer + ` WHERE 1 = 1`
+		var args []any
 		add := func(cond string, v any) {
 			args = append(args, v)
 			q += " AND " + strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args)))
@@ -381,8 +397,9 @@ func (s *Service) Offers(ctx context.Context, actor dataport.Actor, f OfferFilte
 		if !r.all {
 			q += r.ownSide("o", &args)
 		}
-		args = append(args, page(f.Limit))
-		rows, err := tx.Query(q+fmt.Sprintf(" ORDER BY o.id LIMIT $%d", len(args)), args...)
+		args = append(args, f.AfterSeq, page(f.Limit))
+		q = `SELECT * FROM (` + q + `) x` + fmt.Sprintf(" WHERE x.change_seq > $%d ORDER BY x.change_seq, x.id LIMIT $%d", len(args)-1, len(args))
+		rows, err := tx.Query(q, args...)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
@@ -459,9 +476,15 @@ type storedOffer struct {
 	consentInForce bool
 }
 
+// selectOffer reads offers with their consent's state and change_seq, the filing
+// of the offer's latest change. Each of those filings names one offer only (as a
+// subject), so no two offers share a change_seq.
 const selectOffer = `SELECT o.id, o.merchant_id, o.institution_id, o.subscription_id, o.consent_id, o.product, o.currency,
 	o.amount, o.rate_bps, o.term_days, o.repayment_share_bps, o.expires_at, o.decision_id, o.grade, o.credit, o.scope,
-	o.status, o.status_reason, o.superseded_by, o.created_at, o.updated_at, o.filing_seq, c.status, c.expires_at
+	o.status, o.status_reason, o.superseded_by, o.created_at, o.updated_at, o.filing_seq, c.status AS consent_status,
+	c.expires_at AS consent_expires_at, (SELECT COALESCE(MAX(fs.seq), 0) FROM filing_subjects fs JOIN filings f ON f.seq = fs.seq
+		WHERE fs.subject = o.id AND f.type IN ('lending.offer_made', 'lending.offer_superseded', 'lending.offer_withdrawn',
+		'lending.disbursed')) AS change_seq
 	FROM lending_offers o JOIN lending_consents c ON c.id = o.consent_id`
 
 func scanOffer(r interface{ Scan(...any) error }, now time.Time) (storedOffer, error) {
@@ -469,7 +492,7 @@ func scanOffer(r interface{ Scan(...any) error }, now time.Time) (storedOffer, e
 	var product, expires, credit, scope, created, updated, cStatus, cExpires string
 	if err := r.Scan(&o.ID, &o.MerchantID, &o.InstitutionID, &o.SubscriptionID, &o.ConsentID, &product, &o.Amount.Currency,
 		&o.Amount.Amount, &o.RateBPS, &o.TermDays, &o.RepaymentShareBPS, &expires, &o.DecisionID, &o.grade, &credit, &scope,
-		&o.Status, &o.StatusReason, &o.SupersededBy, &created, &updated, &o.FilingSeq, &cStatus, &cExpires); err != nil {
+		&o.Status, &o.StatusReason, &o.SupersededBy, &created, &updated, &o.FilingSeq, &cStatus, &cExpires, &o.ChangeSeq); err != nil {
 		return storedOffer{}, err
 	}
 	o.Product = Product(product)

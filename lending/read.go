@@ -26,8 +26,8 @@ type ApplicationFilter struct {
 // merchant its own, an institution those made to it, the operator and regulators
 // all.
 //
-// Errors: KindForbidden for a suspended caller or one in none of those roles;
-// KindUnauthorized.
+// Errors: KindForbidden for a caller in none of those roles (a suspended one
+// reads its own); KindUnauthorized.
 func (s *Service) Applications(ctx context.Context, actor dataport.Actor, f ApplicationFilter) ([]Application, error) {
 	const op = "lending.Applications"
 	out := []Application{}
@@ -50,7 +50,7 @@ func (s *Service) Applications(ctx context.Context, actor dataport.Actor, f Appl
 			if err != nil {
 				return err
 			}
-			out = append(out, a)
+			out = append(out, r.applicationView(a))
 		}
 		return nil
 	})
@@ -76,9 +76,20 @@ func (s *Service) Application(ctx context.Context, actor dataport.Actor, id stri
 		if !r.sees(a.MerchantID, a.InstitutionID) {
 			return dataport.Errorf(op, dataport.KindNotFound, "no application %s", id)
 		}
+		a = r.applicationView(a)
 		return nil
 	})
 	return a, err
+}
+
+// applicationView is a as the reader sees it: the idempotency key is the
+// merchant's, for the merchant (and those who oversee); an institution reads the
+// application without it.
+func (r reader) applicationView(a Application) Application {
+	if r.all || r.merchant && a.MerchantID == r.actor.ParticipantID {
+		return a
+	}
+	return a.forInstitution()
 }
 
 // listQuery selects the ids of table (alias t) after a cursor, filtered by the
@@ -157,8 +168,8 @@ type LoanFilter struct {
 // Loans lists loans in id order: a merchant its own, an institution its own, the
 // operator and regulators all.
 //
-// Errors: KindForbidden for a suspended caller or one in none of those roles;
-// KindUnauthorized.
+// Errors: KindForbidden for a caller in none of those roles (a suspended one
+// reads its own); KindUnauthorized.
 func (s *Service) Loans(ctx context.Context, actor dataport.Actor, f LoanFilter) ([]Loan, error) {
 	const op = "lending.Loans"
 	out := []Loan{}
@@ -259,8 +270,8 @@ type RepaymentFilter struct {
 // Repayments lists repayments in id order: a merchant its own, an institution
 // those of its loans, the operator and regulators all.
 //
-// Errors: KindForbidden for a suspended caller or one in none of those roles;
-// KindUnauthorized.
+// Errors: KindForbidden for a caller in none of those roles (a suspended one
+// reads its own); KindUnauthorized.
 func (s *Service) Repayments(ctx context.Context, actor dataport.Actor, f RepaymentFilter) ([]Repayment, error) {
 	const op = "lending.Repayments"
 	out := []Repayment{}
@@ -327,7 +338,7 @@ type PortfolioBucket struct {
 // Portfolio summarises an institution's loans (in CNY) as of now: the institution
 // itself, the operator and regulators.
 //
-// Errors: KindNotFound for anyone else; KindForbidden for a suspended caller;
+// Errors: KindNotFound for anyone else (a suspended institution reads its own);
 // KindUnauthorized.
 func (s *Service) Portfolio(ctx context.Context, actor dataport.Actor, institutionID string) (Portfolio, error) {
 	const op = "lending.Portfolio"

@@ -342,8 +342,8 @@ type SubscriptionFilter struct {
 // operator and regulators all. A subscription is the institution's credit policy:
 // merchants see none.
 //
-// Errors: KindForbidden for a suspended caller or one in none of those roles;
-// KindUnauthorized.
+// Errors: KindForbidden for a caller in none of those roles (a suspended one
+// reads its own); KindUnauthorized.
 func (s *Service) Subscriptions(ctx context.Context, actor dataport.Actor, f SubscriptionFilter) ([]Subscription, error) {
 	const op = "lending.Subscriptions"
 	out := []Subscription{}
