@@ -36,14 +36,10 @@ func (s *Service) Applications(ctx context.Context, actor dataport.Actor, f Appl
 		if err != nil {
 			return err
 		}
-		q, args := listQuery("lending_applications", f.After, map[string]string{"merchant_id": f.MerchantID,
+		ids, err := r.page(tx, op, "lending_applications", f.After, f.Limit, map[string]string{"merchant_id": f.MerchantID,
 			"institution_id": f.InstitutionID, "offer_id": f.OfferID, "outcome": f.Outcome})
-		if !r.all {
-			q += r.ownSide("t", &args)
-		}
-		ids, err := tx.Strings(q+limit(&args, f.Limit), args...)
 		if err != nil {
-			return dataport.Internal(op, err)
+			return err
 		}
 		for _, id := range ids {
 			a, err := getApplication(tx, op, id)
@@ -109,6 +105,20 @@ func listQuery(table, after string, eq map[string]string) (string, []any) {
 		}
 	}
 	return q, args
+}
+
+// page is the ids of one page of table's records the reader may see, in id
+// order after after, filtered by the equalities of eq.
+func (r reader) page(tx *store.Tx, op, table, after string, n int, eq map[string]string) ([]string, error) {
+	q, args := listQuery(table, after, eq)
+	if !r.all {
+		q += r.ownSide("t", &args)
+	}
+	ids, err := tx.Strings(q+limit(&args, n), args...)
+	if err != nil {
+		return nil, dataport.Internal(op, err)
+	}
+	return ids, nil
 }
 
 func limit(args *[]any, n int) string {
@@ -178,14 +188,10 @@ func (s *Service) Loans(ctx context.Context, actor dataport.Actor, f LoanFilter)
 		if err != nil {
 			return err
 		}
-		q, args := listQuery("lending_loans", f.After, map[string]string{"merchant_id": f.MerchantID,
+		ids, err := r.page(tx, op, "lending_loans", f.After, f.Limit, map[string]string{"merchant_id": f.MerchantID,
 			"institution_id": f.InstitutionID, "product": string(f.Product), "status": f.Status})
-		if !r.all {
-			q += r.ownSide("t", &args)
-		}
-		ids, err := tx.Strings(q+limit(&args, f.Limit), args...)
 		if err != nil {
-			return dataport.Internal(op, err)
+			return err
 		}
 		for _, id := range ids {
 			l, err := getLoan(tx, op, id, tx.Now())

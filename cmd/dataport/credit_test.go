@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -21,18 +19,9 @@ import (
 // text and as JSON; the operator decides for it with -merchant; a merchant
 // without a decision, and wrong usage, fail with one line.
 func TestCreditCommand(t *testing.T) {
-	r := start(t, []string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-format", "text"}, nil)
-	defer r.stop(t)
-	op := client{t, r.url, regexp.MustCompile(`dp\.key_\S+`).FindString(r.stdout.String())}
-	p := op.call("POST", "/api/v1/participants", map[string]any{"legal_name": map[string]any{"zh": "嘉兴冻品鲜生食品有限公司"},
-		"jurisdiction": "CN", "kind": "domestic", "uscc": mustUSCC(t, "91330402MA2JD7F10"), "roles": []string{"merchant"}})
-	merchantID := p["id"].(string)
-	merchant := op.call("POST", "/api/v1/participants/"+merchantID+"/api-keys", map[string]any{"name": "credit"})["token"].(string)
-	cli := func(key string, args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, env(map[string]string{"DATAPORT_URL": r.url, "DATAPORT_KEY": key}), &out, &errOut)
-		return out.String(), err
-	}
+	r, op, merchantID, merchantKey := merchantServer(t)
+	merchant := merchantKey
+	cli := cliAt(r.url)
 
 	// No decision yet.
 	if _, err := cli(merchant, "credit", "show"); err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no credit decision") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -96,22 +95,4 @@ func demoLivePolicy(fin *finance.Service) func(ctx context.Context, operator dat
 			Floor: 5_000_00, Cap: 100_000_00, MultiplierBP: 20_000})
 		return err
 	}
-}
-
-// yuan writes an amount of CNY (or another two-digit currency) for people:
-// 123456 → "1,234.56 CNY".
-func yuan(m dataport.Money) string {
-	whole, cents := m.Amount/100, m.Amount%100
-	if cents < 0 {
-		cents = -cents
-	}
-	digits := fmt.Sprint(whole)
-	var b strings.Builder
-	for i, r := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 && r != '-' && digits[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return fmt.Sprintf("%s.%02d %s", b.String(), cents, m.Currency)
 }

@@ -23,18 +23,9 @@ import (
 // are kept), a JSON-lines batch with -json, lists its batches; the operator acts
 // for it with -merchant; wrong input fails with one line and nothing sent.
 func TestIngestCommand(t *testing.T) {
-	r := start(t, []string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-format", "text"}, nil)
-	defer r.stop(t)
-	op := client{t, r.url, regexp.MustCompile(`dp\.key_\S+`).FindString(r.stdout.String())}
-	p := op.call("POST", "/api/v1/participants", map[string]any{"legal_name": map[string]any{"zh": "嘉兴冻品鲜生食品有限公司"},
-		"jurisdiction": "CN", "kind": "domestic", "uscc": mustUSCC(t, "91330402MA2JD7F10"), "roles": []string{"merchant"}})
-	merchantID := p["id"].(string)
-	merchant := op.call("POST", "/api/v1/participants/"+merchantID+"/api-keys", map[string]any{"name": "orders"})["token"].(string)
-	cli := func(key string, args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(context.Background(), args, env(map[string]string{"DATAPORT_URL": r.url, "DATAPORT_KEY": key}), &out, &errOut)
-		return out.String(), err
-	}
+	r, op, merchantID, merchantKey := merchantServer(t)
+	merchant := merchantKey
+	cli := cliAt(r.url)
 
 	out, err := cli(merchant, "ingest", "connect", "-platform", "taobao", "-external-id", "A100", "-name", "冻品鲜生旗舰店")
 	if err != nil || !regexp.MustCompile(`connected shp_\S+: taobao:A100 冻品鲜生旗舰店, merchant `+merchantID).MatchString(out) {
@@ -110,13 +101,8 @@ func TestIngestCommand(t *testing.T) {
 // dataport ingest -stream - prints each chunk's report while standard input is
 // still open, and the stream's report when it closes.
 func TestIngestStreamCommand(t *testing.T) {
-	r := start(t, []string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-format", "text"}, nil)
-	defer r.stop(t)
-	op := client{t, r.url, regexp.MustCompile(`dp\.key_\S+`).FindString(r.stdout.String())}
-	p := op.call("POST", "/api/v1/participants", map[string]any{"legal_name": map[string]any{"zh": "嘉兴冻品鲜生食品有限公司"},
-		"jurisdiction": "CN", "kind": "domestic", "uscc": mustUSCC(t, "91330402MA2JD7F10"), "roles": []string{"merchant"}})
-	merchantID := p["id"].(string)
-	merchant := client{t, r.url, op.call("POST", "/api/v1/participants/"+merchantID+"/api-keys", map[string]any{"name": "orders"})["token"].(string)}
+	r, _, merchantID, merchantKey := merchantServer(t)
+	merchant := client{t, r.url, merchantKey}
 	merchant.call("POST", "/api/v1/merchants/"+merchantID+"/shops", map[string]any{"platform": "taobao", "external_id": "A100", "name": "冻品鲜生旗舰店"})
 
 	// Standard input is a pipe the test writes, as a platform's feed would.
@@ -173,5 +159,28 @@ func TestIngestStreamCommand(t *testing.T) {
 	}
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "1 of 2 rows rejected") {
 		t.Fatalf("a stream with a rejected row: %v", err)
+	}
+}
+
+// merchantServer runs `dataport serve` for the rest of the test, with the
+// operator's client and a registered merchant with a key of its own.
+func merchantServer(t *testing.T) (r *running, op client, merchantID, merchantKey string) {
+	t.Helper()
+	r = start(t, []string{"serve", "-addr", "127.0.0.1:0", "-data", t.TempDir(), "-log-format", "text"}, nil)
+	t.Cleanup(func() { r.stop(t) })
+	op = client{t, r.url, regexp.MustCompile(`dp\.key_\S+`).FindString(r.stdout.String())}
+	p := op.call("POST", "/api/v1/participants", map[string]any{"legal_name": map[string]any{"zh": "嘉兴冻品鲜生食品有限公司"},
+		"jurisdiction": "CN", "kind": "domestic", "uscc": mustUSCC(t, "91330402MA2JD7F10"), "roles": []string{"merchant"}})
+	merchantID = p["id"].(string)
+	merchantKey = op.call("POST", "/api/v1/participants/"+merchantID+"/api-keys", map[string]any{"name": "merchant"})["token"].(string)
+	return r, op, merchantID, merchantKey
+}
+
+// cliAt runs the command against the server at url with key, returning its output.
+func cliAt(url string) func(key string, args ...string) (string, error) {
+	return func(key string, args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, env(map[string]string{"DATAPORT_URL": url, "DATAPORT_KEY": key}), &out, &errOut)
+		return out.String(), err
 	}
 }

@@ -527,7 +527,7 @@ func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Ser
 		fmt.Fprintln(w)
 		for _, m := range world.Members {
 			if d, ok := credit.Decisions[m.ID]; ok {
-				fmt.Fprintf(tw, "  %s\tgrade %s\tscore %d\tline %s\n", m.LegalName.En, d.Grade, d.Score, yuan(d.Line))
+				fmt.Fprintf(tw, "  %s\tgrade %s\tscore %d\tline %s %s\n", m.LegalName.En, d.Grade, d.Score, d.Line.Currency, minorUnits(d.Line.Amount))
 			}
 		}
 		tw.Flush()
