@@ -1,12 +1,10 @@
 package dsp
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -637,52 +635,4 @@ func minorUnits(s, currency string) (int64, bool) {
 	frac += strings.Repeat("0", digits-len(frac))
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
 	return n, err == nil && n >= 0
-}
-
-// Client posts dataport's protocol messages to a counter-party's callback address.
-type Client struct {
-	HTTP *http.Client
-	// Credentials sets the Authorization of each request (nil: none).
-	Credentials Credentials
-}
-
-// Post encodes m (which validates it: a message that fails its schema is not sent)
-// and posts it to target; any 2xx is the counter-party's acknowledgement. A 4xx or
-// 5xx is an error naming the status and, when the body is a
-// ContractNegotiationError, its code and reasons.
-func (c *Client) Post(ctx context.Context, target string, m Message) error {
-	const op = "dsp.Client.Post"
-	body, err := Encode(m)
-	if err != nil {
-		return dataport.Wrap(op, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return dataport.Internal(op, err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if c.Credentials != nil {
-		if err := c.Credentials.Authorize(req); err != nil {
-			return dataport.Wrap(op, err)
-		}
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "the counter-party could not be reached", Err: err}
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, MaxMessageBytes))
-	if resp.StatusCode/100 == 2 {
-		return nil
-	}
-	detail := ""
-	var e ContractNegotiationError
-	if Decode(raw, &e) == nil {
-		detail = fmt.Sprintf(": %s %v", e.Code, e.Reason)
-	}
-	return dataport.Errorf(op, dataport.KindUnavailable, "%s answered %d%s", target, resp.StatusCode, detail)
 }
