@@ -967,11 +967,11 @@ func TestDSPNegotiationInvalidMessages(t *testing.T) {
 	}
 	c.wantState(dsp.NegotiationOffered)
 
-	// A verification without the consumer's signature over the contract.
+	// A verification with half a signature, or a signature over other bytes.
 	c.kAccepted()
 	c.dAgreement()
-	bare, _ := dsp.Encode(&dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID})
-	r = c.do("POST", "/dsp/negotiations/"+c.providerPID+"/agreement/verification", c.connector, bare)
+	half, _ := dsp.Encode(&dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID, SigningKey: c.connectorKID})
+	r = c.do("POST", "/dsp/negotiations/"+c.providerPID+"/agreement/verification", c.connector, half)
 	c.wantRefused(r, dsp.CodeInvalidMessage)
 	c.wantState(dsp.NegotiationAgreed)
 	forged, _ := dsp.Encode(&dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID,
@@ -980,6 +980,32 @@ func TestDSPNegotiationInvalidMessages(t *testing.T) {
 	c.wantState(dsp.NegotiationAgreed)
 	c.kVerification()
 	c.cb.none()
+}
+
+// A connector that holds no signing key registered here verifies with the bare
+// message, as the protocol defines it: the message's hash and the key it came with are
+// the buyer's assent, and the exchange's countersignature covers them.
+func TestDSPVerificationByMessage(t *testing.T) {
+	c := newCNRun(t)
+	c.kRequest()
+	c.dAgreement()
+	m := &dsp.ContractAgreementVerificationMessage{ProviderPID: c.providerPID, ConsumerPID: c.consumerPID}
+	sum, err := dsp.MessageSHA256(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.wantNegotiation(c.post("/dsp/negotiations/"+c.providerPID+"/agreement/verification", m), http.StatusOK, dsp.NegotiationVerified)
+	c.wantState(dsp.NegotiationVerified)
+	c.dFinalized()
+	deal := c.do("GET", "/api/v1/deals/"+c.dealID, c.connector, nil).json(t)
+	assent, _ := deal["buyer_assent"].(map[string]any)
+	if assent == nil || assent["message_sha256"] != sum || assent["contract_sha256"] != deal["contract_sha256"] ||
+		!strings.HasPrefix(fmt.Sprint(assent["key_id"]), "key_") || deal["buyer_signature"] != nil {
+		t.Fatalf("the deal's assent %v (signature %v)", assent, deal["buyer_signature"])
+	}
+	if cs := fmt.Sprint(deal["countersignature"]); !strings.Contains(cs, sum) {
+		t.Fatalf("the countersignature does not cover the message: %s", cs)
+	}
 }
 
 // A consumer that cannot be reached misses no message: the state it was told stays,

@@ -65,12 +65,17 @@ func Encode(m Message) ([]byte, error) {
 // against the kind's schema; one that does not validate as written but is
 // JSON-LD in another form of the same terms (prefixed, expanded) is compacted
 // with the protocol's contexts (Compact) and validated again, and read in that
-// form. A message that fails both is refused with the problems of its schema
-// validation, and m is left as it was.
+// form. A message in the compact terms must name the DSP context (hasContext). A
+// message that fails is refused with the problems found, and m is left as it was.
 func Decode(raw []byte, m Message) error {
 	const op = "dsp.Decode"
 	kind := m.MessageKind()
 	verr := Validate(kind, raw)
+	if verr == nil && kinds[kind].context {
+		if err := hasContext(raw); err != nil {
+			return dataport.Wrap(op, err)
+		}
+	}
 	if verr != nil {
 		compacted, err := Compact(raw)
 		if err != nil || bytes.Equal(compacted, raw) {
@@ -88,6 +93,31 @@ func Decode(raw []byte, m Message) error {
 	}
 	reflect.ValueOf(m).Elem().Set(fresh.Elem())
 	return nil
+}
+
+// hasContext checks that a message written in the protocol's compact terms says so:
+// its "@context" names the DSP context ("Terminology": the messages are JSON-LD
+// documents compacted with it). Without it the terms mean nothing in JSON-LD, and
+// another connector's message is not read on a guess. A message in expanded form
+// needs no context; Decode reads it after compacting it.
+func hasContext(raw []byte) error {
+	obj, err := decodeObject(raw)
+	if err != nil {
+		return dataport.Invalid("dsp.hasContext", dataport.FieldProblem{Message: err.Error()})
+	}
+	var ctxs []any
+	switch c := obj["@context"].(type) {
+	case string:
+		ctxs = []any{c}
+	case []any:
+		ctxs = c
+	}
+	for _, c := range ctxs {
+		if c == ContextURL {
+			return nil
+		}
+	}
+	return dataport.Invalid("dsp.hasContext", dataport.FieldProblem{Field: "@context", Message: "must name the protocol's context, " + ContextURL})
 }
 
 func decodeObject(raw []byte) (map[string]any, error) {

@@ -152,6 +152,30 @@ func TestDecodeRefusesOtherContexts(t *testing.T) {
 	}
 }
 
+// A message in the compact terms without the protocol's context, or with only another
+// context, is refused naming @context; the same message with the context is read.
+func TestDecodeNeedsTheContext(t *testing.T) {
+	body := `"@type": "ContractNegotiationEventMessage", "providerPid": "urn:p", "consumerPid": "urn:c", "eventType": "ACCEPTED"`
+	for _, raw := range []string{
+		`{` + body + `}`,
+		`{"@context": ["https://example.com/other.jsonld"], ` + body + `}`,
+	} {
+		m := &dsp.ContractNegotiationEventMessage{ProviderPID: "unchanged"}
+		if err := dsp.Decode([]byte(raw), m); dataport.KindOf(err) != dataport.KindInvalid || !strings.Contains(err.Error(), "@context") {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if m.ProviderPID != "unchanged" {
+			t.Fatalf("a refused message changed the value: %+v", m)
+		}
+	}
+	var m dsp.ContractNegotiationEventMessage
+	for _, ctx := range []string{`"https://w3id.org/dspace/2025/1/context.jsonld"`, `["https://w3id.org/dspace/2025/1/context.jsonld"]`} {
+		if err := dsp.Decode([]byte(`{"@context": `+ctx+`, `+body+`}`), &m); err != nil || m.EventType != dsp.EventAccepted {
+			t.Fatalf("with the context %s: %+v %v", ctx, m, err)
+		}
+	}
+}
+
 // Encode fills in what the kind fixes, leaves the caller's value alone, and
 // writes nothing that fails the schema, naming the field.
 func TestEncode(t *testing.T) {

@@ -2,7 +2,9 @@ package dsp
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/trade"
+	"github.com/gowebpki/jcs"
 )
 
 // The Contract Negotiation Protocol's provider side (DSP 2025-1, "Contract
@@ -240,18 +243,48 @@ func (s *NegotiationService) ServeEvent(w http.ResponseWriter, r *http.Request) 
 	})
 }
 
-// ServeVerification answers POST <base>/negotiations/:providerPid/agreement/verification:
-// trade.Verify with the consumer's signature over the contract, which the message
-// carries as extension properties (PropSigningKey, PropSignature; doc.go, "Signatures").
+// ServeVerification answers POST <base>/negotiations/:providerPid/agreement/verification.
+// A consumer whose participant registered a signing key verifies with its Ed25519
+// signature over the contract, carried as extension properties (PropSigningKey,
+// PropSignature): trade.Verify. A connector that sends the bare message, as the
+// protocol defines it, verifies with the message itself (trade.VerifyByMessage): its
+// canonical JSON's SHA-256 and the API key it came with are recorded as the buyer's
+// assent, which the exchange's countersignature covers (doc.go, "Signatures").
 func (s *NegotiationService) ServeVerification(w http.ResponseWriter, r *http.Request) {
 	var msg ContractAgreementVerificationMessage
 	s.consumerMove(w, r, &msg, func(ctx context.Context, actor dataport.Actor, n *negotiation, d *trade.Deal) (trade.Deal, error) {
-		if msg.SigningKey == "" || msg.Signature == "" {
-			return trade.Deal{}, dataport.Invalid("dsp.NegotiationService.ServeVerification",
-				dataport.FieldProblem{Field: PropSignature, Message: "the consumer's Ed25519 signature over the agreement's contract (" + PropContract + "), with " + PropSigningKey + " the id of a key registered to it"})
+		const op = "dsp.NegotiationService.ServeVerification"
+		if msg.SigningKey != "" || msg.Signature != "" {
+			if msg.SigningKey == "" || msg.Signature == "" {
+				return trade.Deal{}, dataport.Invalid(op, dataport.FieldProblem{Field: PropSignature,
+					Message: "both " + PropSigningKey + " and " + PropSignature + " (the consumer's Ed25519 signature over the agreement's " + PropContract + "), or neither"})
+			}
+			return s.Trade.Verify(ctx, actor, d.ID, trade.Signature{KeyID: msg.SigningKey, Signature: msg.Signature})
 		}
-		return s.Trade.Verify(ctx, actor, d.ID, trade.Signature{KeyID: msg.SigningKey, Signature: msg.Signature})
+		sum, err := MessageSHA256(&msg)
+		if err != nil {
+			return trade.Deal{}, err
+		}
+		return s.Trade.VerifyByMessage(ctx, actor, d.ID, trade.Assent{Protocol: "dsp/" + Version + " " + KindAgreementVerification,
+			MessageSHA256: sum, ContractSHA256: d.ContractSHA256})
 	})
+}
+
+// MessageSHA256 is the hex SHA-256 of a message's RFC 8785 canonical JSON, as
+// Encode writes it: the same message has the same hash however it was spelled on
+// the wire (its JSON-LD form, its keys' order, its whitespace).
+func MessageSHA256(m Message) (string, error) {
+	const op = "dsp.MessageSHA256"
+	raw, err := Encode(m)
+	if err != nil {
+		return "", dataport.Wrap(op, err)
+	}
+	canon, err := jcs.Transform(raw)
+	if err != nil {
+		return "", dataport.Internal(op, err)
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // ServeTermination answers POST <base>/negotiations/:providerPid/termination.

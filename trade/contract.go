@@ -43,6 +43,22 @@ type Signature struct {
 	Signature string `json:"signature" doc:"base64 Ed25519 signature over the contract's canonical JSON"`
 }
 
+// Assent is a buyer's verification of the contract given as an authenticated protocol
+// message rather than an Ed25519 signature. A connector of a data space verifies an
+// agreement with the Dataspace Protocol's ContractAgreementVerificationMessage (DSP
+// 2025-1, "Contract Negotiation Protocol"); it holds no signing key registered here,
+// and the protocol leaves the message's proof to the data space's identity profile.
+// What binds the buyer then is the message it sent under a key the exchange issued
+// to it: the assent records that key and the SHA-256 of the message's RFC 8785
+// canonical JSON next to the contract's hash, and the exchange's countersignature
+// covers the assent as it covers a signature, so the record cannot change later.
+type Assent struct {
+	Protocol       string `json:"protocol" doc:"the protocol and message the buyer verified with"`
+	KeyID          string `json:"key_id" doc:"the API key the message was authenticated with"`
+	MessageSHA256  string `json:"message_sha256" doc:"SHA-256 of the message's RFC 8785 canonical JSON"`
+	ContractSHA256 string `json:"contract_sha256" doc:"the contract the message verifies"`
+}
+
 // ContractDraft is the contract as it stands: what the provider signs to agree and the
 // buyer signs to verify.
 type ContractDraft struct {
@@ -168,11 +184,15 @@ func checkSignature(tx *store.Tx, op, who, doc string, sig Signature) error {
 	return dataport.Wrap(op, registry.VerifySignature(tx, who, sig.KeyID, []byte(doc), raw))
 }
 
-// bundle is what is stored as the signed contract: the contract, both signatures
-// and the exchange's countersignature.
+// bundle is what is stored as the signed contract: the contract, both signatures (or
+// the provider's signature and the buyer's Assent) and the exchange's countersignature.
 func bundle(d *Deal) ([]byte, error) {
-	raw, err := json.Marshal(map[string]any{"contract": json.RawMessage(d.Contract), "contract_sha256": d.ContractSHA256,
-		"provider_signature": d.ProviderSignature, "buyer_signature": d.BuyerSignature, "countersignature": d.Countersignature})
+	fields := map[string]any{"contract": json.RawMessage(d.Contract), "contract_sha256": d.ContractSHA256,
+		"provider_signature": d.ProviderSignature, "buyer_signature": d.BuyerSignature, "countersignature": d.Countersignature}
+	if d.BuyerAssent != nil {
+		fields["buyer_assent"] = d.BuyerAssent
+	}
+	raw, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err
 	}

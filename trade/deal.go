@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -140,6 +141,7 @@ type Deal struct {
 	ContractSHA256     string                         `json:"contract_sha256,omitempty"`
 	ProviderSignature  *Signature                     `json:"provider_signature,omitempty"`
 	BuyerSignature     *Signature                     `json:"buyer_signature,omitempty"`
+	BuyerAssent        *Assent                        `json:"buyer_assent,omitempty" doc:"the buyer's verification as an authenticated protocol message, when it did not sign"`
 	Countersignature   string                         `json:"countersignature,omitempty" doc:"the exchange's signed note over the contract's hash and both signatures"`
 	BundleSHA256       string                         `json:"bundle_sha256,omitempty" doc:"the signed contract as stored in the blob store"`
 	TerminatedBy       string                         `json:"terminated_by,omitempty"`
@@ -547,6 +549,42 @@ func (s *Service) Verify(ctx context.Context, actor dataport.Actor, id string, s
 	})
 }
 
+// VerifyByMessage is the buyer's verification given as an authenticated protocol
+// message (Assent): the actor must have been authenticated with an API key (the
+// assent names it), and the message must verify the contract the provider signed.
+func (s *Service) VerifyByMessage(ctx context.Context, actor dataport.Actor, id string, a Assent) (Deal, error) {
+	const op = "trade.VerifyByMessage"
+	var probs dataport.Problems
+	if strings.TrimSpace(a.Protocol) == "" {
+		probs.Add("protocol", "the protocol and message the buyer verified with")
+	}
+	if !isSHA256(a.MessageSHA256) {
+		probs.Add("message_sha256", "the hex SHA-256 of the message's canonical JSON")
+	}
+	if err := probs.Err(op); err != nil {
+		return Deal{}, err
+	}
+	if actor.KeyID == "" {
+		return Deal{}, dataport.Errorf(op, dataport.KindForbidden, "a verification by message needs a caller authenticated with an API key")
+	}
+	a.KeyID = actor.KeyID
+	return s.step(ctx, op, actor, id, "verify", "", func(tx *store.Tx, d *Deal) (map[string]any, error) {
+		if a.ContractSHA256 != d.ContractSHA256 {
+			return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "contract_sha256", Message: "the agreed contract's, " + d.ContractSHA256})
+		}
+		d.BuyerAssent = &a
+		return map[string]any{"contract_sha256": d.ContractSHA256, "buyer_assent": a}, nil
+	})
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 // Finalize is the provider's finalisation: the exchange countersigns the contract
 // (a signed note over its hash and both signatures, checkable with the log's
 // verifier key) and stores the signed bundle in the blob store; its hash is filed.
@@ -563,8 +601,12 @@ func (s *Service) Finalize(ctx context.Context, actor dataport.Actor, id string)
 		return Deal{}, err
 	}
 	if d.State == Verified && actor.ParticipantID == d.ProviderID {
-		cs, err := json.Marshal(map[string]any{"type": CountersignatureKind, "deal_id": d.ID, "contract_sha256": d.ContractSHA256,
-			"provider_signature": d.ProviderSignature, "buyer_signature": d.BuyerSignature, "finalized_at": store.FormatTime(s.db.Clock().Now())})
+		fields := map[string]any{"type": CountersignatureKind, "deal_id": d.ID, "contract_sha256": d.ContractSHA256,
+			"provider_signature": d.ProviderSignature, "buyer_signature": d.BuyerSignature, "finalized_at": store.FormatTime(s.db.Clock().Now())}
+		if d.BuyerAssent != nil {
+			fields["buyer_assent"] = d.BuyerAssent // only when given: earlier countersignatures keep their bytes
+		}
+		cs, err := json.Marshal(fields)
 		if err != nil {
 			return Deal{}, dataport.Internal(op, err)
 		}
@@ -747,15 +789,21 @@ func (s *Service) Get(ctx context.Context, actor dataport.Actor, id string) (Dea
 const dealColumns = `id, product_id, revision, registration_number, buyer_id, supplier_id, agent_id, provider_id, state, plan,
 	price_amount, currency, scenario, purpose, delivery_mode, assessment_id, outcome, held_amount, settled, terminated_by,
 	termination_reason, created_at, updated_at, version, contract, contract_sha256, provider_key_id, provider_signature,
-	buyer_key_id, buyer_signature, countersignature, bundle_sha256, max_uses, term_days`
+	buyer_key_id, buyer_signature, countersignature, bundle_sha256, max_uses, term_days, buyer_assent`
 
 func get(tx *store.Tx, op string, actor dataport.Actor, id string) (Deal, error) {
 	var d Deal
-	var plan, created, updated, pk, ps, bk, bs string
+	var plan, created, updated, pk, ps, bk, bs, assent string
 	err := tx.QueryRow(`SELECT `+dealColumns+` FROM deals WHERE id = $1`, id).Scan(&d.ID, &d.ProductID, &d.Revision, &d.RegistrationNumber,
 		&d.BuyerID, &d.SupplierID, &d.AgentID, &d.ProviderID, &d.State, &plan, &d.Price.Amount, &d.Price.Currency, &d.Scenario, &d.Purpose,
 		&d.DeliveryMode, &d.AssessmentID, &d.Outcome, &d.Held.Amount, &d.Settled, &d.TerminatedBy, &d.TerminationReason, &created, &updated, &d.Version,
-		&d.Contract, &d.ContractSHA256, &pk, &ps, &bk, &bs, &d.Countersignature, &d.BundleSHA256, &d.MaxUses, &d.TermDays)
+		&d.Contract, &d.ContractSHA256, &pk, &ps, &bk, &bs, &d.Countersignature, &d.BundleSHA256, &d.MaxUses, &d.TermDays, &assent)
+	if assent != "" {
+		d.BuyerAssent = new(Assent)
+		if jerr := json.Unmarshal([]byte(assent), d.BuyerAssent); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
 	if pk != "" {
 		d.ProviderSignature = &Signature{KeyID: pk, Signature: ps}
 	}
@@ -779,7 +827,7 @@ func get(tx *store.Tx, op string, actor dataport.Actor, id string) (Deal, error)
 func insert(tx *store.Tx, d *Deal) error {
 	plan, _ := json.Marshal(d.Plan)
 	_, err := tx.Exec(`INSERT INTO deals (`+dealColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', '', 0, '', '', '',
-		$16, $16, 1, '', '', '', '', '', '', '', '', $17, $18)`,
+		$16, $16, 1, '', '', '', '', '', '', '', '', $17, $18, '')`,
 		d.ID, d.ProductID, d.Revision, d.RegistrationNumber, d.BuyerID, d.SupplierID, d.AgentID, d.ProviderID, d.State, string(plan),
 		d.Price.Amount, d.Price.Currency, d.Scenario, d.Purpose, d.DeliveryMode, store.FormatTime(d.CreatedAt), d.MaxUses, d.TermDays)
 	return err
@@ -795,12 +843,20 @@ func update(tx *store.Tx, d *Deal) error {
 	}
 	pk, ps := sig(d.ProviderSignature)
 	bk, bs := sig(d.BuyerSignature)
+	assent := ""
+	if d.BuyerAssent != nil {
+		b, err := json.Marshal(d.BuyerAssent)
+		if err != nil {
+			return err
+		}
+		assent = string(b)
+	}
 	_, err := tx.Exec(`UPDATE deals SET state = $2, price_amount = $3, assessment_id = $4, outcome = $5, held_amount = $6, settled = $7,
 		terminated_by = $8, termination_reason = $9, updated_at = $10, version = $11, contract = $12, contract_sha256 = $13,
 		provider_key_id = $14, provider_signature = $15, buyer_key_id = $16, buyer_signature = $17, countersignature = $18,
-		bundle_sha256 = $19 WHERE id = $1`,
+		bundle_sha256 = $19, buyer_assent = $20 WHERE id = $1`,
 		d.ID, d.State, d.Price.Amount, d.AssessmentID, d.Outcome, d.Held.Amount, d.Settled, d.TerminatedBy, d.TerminationReason,
-		store.FormatTime(d.UpdatedAt), d.Version, d.Contract, d.ContractSHA256, pk, ps, bk, bs, d.Countersignature, d.BundleSHA256)
+		store.FormatTime(d.UpdatedAt), d.Version, d.Contract, d.ContractSHA256, pk, ps, bk, bs, d.Countersignature, d.BundleSHA256, assent)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"strings"
 	"sync"
@@ -494,5 +495,72 @@ func TestReleaseAfterTheAcceptanceWindow(t *testing.T) {
 			t.Fatalf("certificate: %v", err)
 		}
 		w.BooksBalance()
+	})
+}
+
+// A buyer that holds no registered signing key verifies with an authenticated protocol
+// message (trade.Assent): the assent must name the agreed contract and come from a
+// caller authenticated with a key; it is recorded, and the exchange's countersignature
+// and the stored bundle cover it.
+func TestVerifyByMessage(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, engine store.Engine) {
+		w := tradetest.New(t, engine)
+		ctx := context.Background()
+		w.Fund(w.Buyer, 2_000_000)
+		d, err := w.Deals.Request(ctx, w.Buyer, trade.NewDeal{ProductID: w.Product.ID, Scenario: "research", Purpose: "academic", DeliveryMode: "api"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err = w.Agree(ctx, w.Supplier, d.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		buyer := w.Buyer
+		buyer.KeyID = "key_connector"
+		msg := strings.Repeat("ab", 32)
+		assent := trade.Assent{Protocol: "dsp/2025-1 ContractAgreementVerificationMessage", MessageSHA256: msg, ContractSHA256: d.ContractSHA256}
+
+		other := assent
+		other.ContractSHA256 = strings.Repeat("0", 64)
+		_, err = w.Deals.VerifyByMessage(ctx, buyer, d.ID, other)
+		is(t, err, dataport.KindInvalid, "agreed contract")
+		bad := assent
+		bad.MessageSHA256 = "not a hash"
+		_, err = w.Deals.VerifyByMessage(ctx, buyer, d.ID, bad)
+		is(t, err, dataport.KindInvalid, "SHA-256")
+		_, err = w.Deals.VerifyByMessage(ctx, w.Buyer, d.ID, assent) // no key behind the call
+		is(t, err, dataport.KindForbidden, "API key")
+		supplier := w.Supplier
+		supplier.KeyID = "key_supplier"
+		_, err = w.Deals.VerifyByMessage(ctx, supplier, d.ID, assent)
+		is(t, err, dataport.KindForbidden, "buyer's move")
+		if got, _ := w.Deals.Get(ctx, w.Buyer, d.ID); got.State != trade.Agreed || got.BuyerAssent != nil {
+			t.Fatalf("refused verifications changed the deal: %+v", got)
+		}
+
+		d, err = w.Deals.VerifyByMessage(ctx, buyer, d.ID, assent)
+		if err != nil || d.State != trade.Verified || d.BuyerSignature != nil || d.BuyerAssent == nil ||
+			d.BuyerAssent.KeyID != "key_connector" || d.BuyerAssent.MessageSHA256 != msg {
+			t.Fatalf("verified: %+v %v", d, err)
+		}
+		if d, err = w.Deals.Finalize(ctx, w.Supplier, d.ID); err != nil || d.State != trade.Finalized {
+			t.Fatalf("finalize: %+v %v", d, err)
+		}
+		verifier, _ := note.NewVerifier(w.Log.VerifierKey())
+		n, err := note.Open([]byte(d.Countersignature), note.VerifierList(verifier))
+		if err != nil || !strings.Contains(n.Text, msg) || !strings.Contains(n.Text, "key_connector") {
+			t.Fatalf("the countersignature does not cover the assent: %v %q", err, d.Countersignature)
+		}
+		if got, err := w.Deals.Get(ctx, w.Supplier, d.ID); err != nil || got.BuyerAssent == nil || *got.BuyerAssent != *d.BuyerAssent {
+			t.Fatalf("stored assent %+v %v", got.BuyerAssent, err)
+		}
+		o, err := w.Blobs.Open(ctx, d.BundleSHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		b, _ := io.ReadAll(o)
+		if !strings.Contains(string(b), `"buyer_assent":{`) || !strings.Contains(string(b), msg) {
+			t.Fatalf("the stored bundle does not hold the assent: %s", b)
+		}
 	})
 }
