@@ -69,9 +69,20 @@ func (s *Server) dspNegotiations() *dsp.NegotiationService {
 		Auth:   s.dspAuth(),
 		DB:     s.DB,
 		Trade:  s.Trade,
-		Client: &dsp.Client{HTTP: dspCallbackClient},
+		Client: &dsp.Client{HTTP: s.dspHTTP()},
 		Logger: s.Logger,
 	}
+}
+
+// dspHTTP is the client protocol requests leave with: to a consumer's callback
+// address, and to a peer connector. Those addresses come from participants, so they
+// go out as webhooks do (notify.Service.OutboundClient: no connection into private
+// networks unless the exchange allows it, no redirects).
+func (s *Server) dspHTTP() *http.Client {
+	if s.Notify != nil {
+		return s.Notify.OutboundClient()
+	}
+	return dspCallbackClient
 }
 
 // dspCallbackClient posts the provider's messages to consumers' callback addresses.

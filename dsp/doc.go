@@ -150,15 +150,18 @@
 // contract itself (PropContract) and its SHA-256 (PropContractSHA256), the bytes
 // the consumer signs.
 //
-// Signatures. trade.Verify takes the buyer's Ed25519 signature over the contract.
-// A consumer whose participant registered a signing key sends it in the
-// verification message as two extension properties, PropSigningKey and
-// PropSignature (ContractAgreementVerificationMessage.SigningKey, .Signature); a
-// verification without them, or with one that does not verify, is refused (400)
-// and the negotiation stays AGREED. Left to decide in trade: a foreign connector
-// that sends a bare verification message, whose authenticated message itself (its
-// hash, the key it came with) would be recorded as the buyer's assent, which the
-// exchange's countersignature then covers.
+// Signatures. The buyer verifies the agreement in one of two ways. A consumer whose
+// participant registered a signing key sends its Ed25519 signature over the contract
+// in the verification message as two extension properties, PropSigningKey and
+// PropSignature (ContractAgreementVerificationMessage.SigningKey, .Signature), which
+// trade.Verify checks (one without the other, or one that does not verify, is
+// refused: 400, the negotiation stays AGREED). A connector that sends the bare
+// message, as the protocol defines it and as foreign connectors do, verifies with
+// the message itself: trade.VerifyByMessage records a trade.Assent — the protocol and
+// message kind, the API key the message was authenticated with, and the SHA-256 of
+// its RFC 8785 canonical JSON (MessageSHA256) beside the contract's — and the
+// exchange's countersignature and the stored bundle cover it, so the record of who
+// assented with which message cannot change afterwards.
 //
 // Provider-initiated negotiations ("[*] → OFFERED") have no trade counterpart:
 // trade deals always begin with the buyer's request. dataport does not start

@@ -66,6 +66,9 @@ type NegotiationService struct {
 	DB     *store.DB
 	Trade  *trade.Service
 	Client *Client
+	// Peers gives the credentials to present at a consumer's callback address: those
+	// its connector issued to this exchange (nil: none are presented).
+	Peers  PeerCredentials
 	Logger *slog.Logger
 }
 
@@ -501,10 +504,57 @@ func (s *NegotiationService) Notify(ctx context.Context, actor dataport.Actor, d
 	if _, err := n.State.Next(Provider, move); err != nil && state != NegotiationTerminated {
 		return dataport.Wrap(op, err)
 	}
-	if err := s.Client.Post(ctx, n.Callback+"/negotiations/"+url.PathEscape(n.ConsumerPID)+path, msg); err != nil {
+	client := s.Client
+	if s.Peers != nil {
+		creds, err := s.Peers.CredentialsFor(ctx, n.ConsumerID)
+		if err != nil {
+			return dataport.Wrap(op, err)
+		}
+		client = client.With(creds)
+	}
+	if err := client.Post(ctx, n.Callback+"/negotiations/"+url.PathEscape(n.ConsumerPID)+path, msg); err != nil {
 		return dataport.Wrap(op, err)
 	}
 	return s.record(ctx, actor, &n, state, "dsp.negotiation_sent", string(move))
+}
+
+// NotifyOwed sends what is owed: for every negotiation whose deal has moved past the
+// state its consumer was last told (a callback that failed, or a move made while the
+// server stopped), Notify again, up to limit negotiations, oldest change first. It
+// returns how many were brought up to date; the others are retried at the next call.
+// The server runs it periodically, so a consumer that was unreachable hears of the
+// provider's moves once it is back, without waiting for another move.
+func (s *NegotiationService) NotifyOwed(ctx context.Context, limit int) (int, error) {
+	const op = "dsp.NegotiationService.NotifyOwed"
+	var owed []string
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(`SELECT n.deal_id FROM dsp_negotiations n JOIN deals d ON d.id = n.deal_id
+			WHERE d.state <> n.state ORDER BY n.updated_at, n.provider_pid LIMIT $1`, limit)
+		if err != nil {
+			return dataport.Internal(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return dataport.Internal(op, err)
+			}
+			owed = append(owed, id)
+		}
+		return dataport.Wrap(op, rows.Err())
+	})
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, id := range owed {
+		if err := s.Notify(ctx, dataport.System, id); err != nil {
+			s.logger().WarnContext(ctx, "dsp negotiation: the consumer is still owed a message", "deal", id, "error", err)
+			continue
+		}
+		done++
+	}
+	return done, nil
 }
 
 // offerOfDeal is the provider's offer of a deal: the terms the deal negotiates —

@@ -59,6 +59,12 @@ func newHTTPClient(opts Options) *httpClient {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// OutboundClient returns the client the exchange connects to addresses its
+// participants give with (webhook endpoints, a data space connector's callback
+// address): the same refusal of non-public addresses on the address dialled, unless
+// the exchange allows private networks, and no redirects.
+func (s *Service) OutboundClient() *http.Client { return s.client.Client }
+
 // lease is how long a server holds a delivery it is sending; another server takes
 // it over after that (a server that died mid-attempt).
 const lease = time.Minute
