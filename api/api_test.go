@@ -21,6 +21,11 @@ import (
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/delivery"
+	"github.com/dataport/dataport/dsp"
+	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/harvest/dcat"
+	"github.com/dataport/dataport/harvest/dsppeer"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
@@ -37,15 +42,26 @@ type exchange struct {
 	log      *ledger.Log
 	vkey     string
 	srv      *httptest.Server
+	server   *api.Server
 	operator string // operator's API key
 	notify   *notify.Service
+	blobs    *blob.FS
+	harvest  *harvest.Service
+	sealKey  []byte // the DSP sealing key: peers' tokens
 }
 
-func newExchange(t *testing.T, engine store.Engine) *exchange { return newExchangeTB(t, engine) }
+// newExchange is an exchange served as serve serves it, over a real store of engine,
+// a blob folder and a running log, with the capabilities the API's tests use: the
+// catalog, compliance, trade, delivery, notifications, the harvest engine (whose DCAT
+// sources may be DSP peers' catalogs, harvest/dsppeer) and the DSP sealing key. opts
+// may change the server's dependencies before it is made.
+func newExchange(t *testing.T, engine store.Engine, opts ...func(*api.Deps)) *exchange {
+	return newExchangeTB(t, engine, opts...)
+}
 
 func newExchangeB(b *testing.B) *exchange { return newExchangeTB(b, store.SQLite) }
 
-func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
+func newExchangeTB(t testing.TB, engine store.Engine, opts ...func(*api.Deps)) *exchange {
 	t.Helper()
 	db := storetest.Open(t, engine, store.Options{})
 	reg := registry.New(db)
@@ -79,11 +95,28 @@ func newExchangeTB(t testing.TB, engine store.Engine) *exchange {
 	}
 	cat := catalog.New(db, reg, blobs, rules)
 	reg.OnSuspension(cat.SuspensionCascade)
-	srv := httptest.NewServer(api.NewServer(api.Deps{DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: rules,
-		Trade:   trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500}),
-		Filings: ledger.NewReader(db), Log: lg, Version: "test"}))
+	deals := trade.New(db, reg, rules, lg, blobs, trade.Options{FeeBasisPoints: 100, CommissionBasisPoints: 500})
+	deliveries, err := delivery.New(db, reg, blobs, deals, delivery.Options{StagingDir: t.TempDir(), LinkKey: bytes.Repeat([]byte{9}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealKey := bytes.Repeat([]byte{5}, 32) // serve derives it from the exchange's secret
+	peers, err := dsp.NewPeers(db, sealKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harvests := harvest.New(db, reg, cat, nil, harvest.Connectors{
+		harvest.KindDCAT: dsppeer.DCAT(peers, &dsp.Client{HTTP: notifier.OutboundClient()}, dcat.Options{Retries: -1}, nil)})
+	deps := api.Deps{DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: rules, Trade: deals, Delivery: deliveries,
+		Harvest: harvests, Filings: ledger.NewReader(db), Log: lg, Version: "test", Blobs: blobs, DSPSealKey: sealKey}
+	for _, o := range opts {
+		o(&deps)
+	}
+	server := api.NewServer(deps)
+	srv := httptest.NewServer(server)
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
-	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, operator: token, notify: notifier}
+	return &exchange{t: t, db: db, reg: reg, log: lg, vkey: vkey, srv: srv, server: server, operator: token, notify: notifier,
+		blobs: blobs, harvest: harvests, sealKey: sealKey}
 }
 
 func each(t *testing.T, fn func(t *testing.T, x *exchange)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -294,10 +295,8 @@ func satisfiable(rng string, size int64) bool {
 	return false
 }
 
-// download streams a deal's file to its buyer with Range support. The ETag is the
-// file's SHA-256 from the sealed manifest, so nothing is hashed per request, and
-// Repr-Digest (RFC 9530) carries it for clients that check. A delivery that sends
-// the file's last byte is recorded complete.
+// download streams a deal's file to its buyer with Range support (openDownload,
+// sendDownload).
 func (s *Server) download(ctx context.Context, in *downloadInput) (*huma.StreamResponse, error) {
 	actor := actorOf(ctx)
 	if actor.Anonymous() && in.Sig != "" {
@@ -310,60 +309,103 @@ func (s *Server) download(ctx context.Context, in *downloadInput) (*huma.StreamR
 		}
 		actor = a
 	}
-	mode := delivery.Fresh
-	switch {
-	case in.head:
-		mode = delivery.Peek
-	case resumes(in.Range):
-		mode = delivery.Resume
+	d, err := s.openDownload(ctx, actor, in.ID, in.Path, in.head, in.Range)
+	var bad *unsatisfiableRange
+	if errors.As(err, &bad) {
+		return nil, huma.ErrorWithHeaders(huma.NewError(http.StatusRequestedRangeNotSatisfiable, bad.Error()),
+			http.Header{"Content-Range": {bad.contentRange()}})
 	}
-	if mode == delivery.Resume {
-		// Check the range before anything is counted: a range past the end is 416.
-		peek, err := s.Delivery.Open(ctx, actor, in.ID, in.Path, delivery.Peek)
-		if err != nil {
-			return nil, s.problemAt(err, map[string]string{"path": "query.path"})
-		}
-		peek.Close()
-		if !satisfiable(in.Range, peek.File.Size) {
-			return nil, huma.ErrorWithHeaders(huma.NewError(http.StatusRequestedRangeNotSatisfiable,
-				fmt.Sprintf("the file has %d bytes: no byte of %s is in it", peek.File.Size, in.Range)),
-				http.Header{"Content-Range": {fmt.Sprintf("bytes */%d", peek.File.Size)}})
-		}
-	}
-	d, err := s.Delivery.Open(ctx, actor, in.ID, in.Path, mode)
 	if err != nil {
 		return nil, s.problemAt(err, map[string]string{"path": "query.path"})
 	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
-		defer d.Close()
 		r, w := humago.Unwrap(hctx)
-		sum, _ := hex.DecodeString(d.File.SHA256)
-		h := w.Header()
-		h.Set("Content-Type", d.File.MediaType)
-		h.Set("ETag", strconv.Quote(d.File.SHA256))
-		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(d.File.Path)}))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "private, no-store")
-		h.Set("X-Dataport-Merkle-Root", d.Manifest.MerkleRoot)
-		if d.DeliveryID != "" {
-			h.Set("X-Dataport-Delivery", d.DeliveryID)
-		}
-		// From the filesystem store, ServeContent gets the blob's own file: with it,
-		// and ReadFrom passed down every writer to net/http's, the body goes out by
-		// sendfile(2) instead of being copied through the process.
-		var content io.ReadSeeker = d
-		if f, ok := d.Object.(blob.FileBacked); ok {
-			content = f.OSFile()
-		}
-		cw := &countingWriter{ResponseWriter: w}
-		http.ServeContent(cw, r, "", d.Info().Stored, content)
-		if d.DeliveryID != "" && cw.sentLastByte(d.File.Size) {
-			if err := s.Delivery.Complete(context.WithoutCancel(ctx), actor, d); err != nil {
-				s.Logger.Warn("recording a completed delivery", "delivery", d.DeliveryID, "err", err)
-			}
-		}
+		s.sendDownload(ctx, w, r, actor, d)
 	}}, nil
+}
+
+// unsatisfiableRange is a Range that asks for no byte of the file: 416, with the
+// file's size in Content-Range (RFC 9110 §15.5.17).
+type unsatisfiableRange struct {
+	size int64
+	rng  string
+}
+
+func (e *unsatisfiableRange) Error() string {
+	return fmt.Sprintf("the file has %d bytes: no byte of %s is in it", e.size, e.rng)
+}
+
+func (e *unsatisfiableRange) contentRange() string { return fmt.Sprintf("bytes */%d", e.size) }
+
+// openDownload opens file path of deal dealID for actor as a download request asks:
+// HEAD peeks, a Range from a later offset resumes the latest unfinished delivery of
+// the file without counting a use, anything else is a fresh delivery (one use of the
+// entitlement counted and filed). A resumption's range is checked before anything is
+// counted: one past the end is an *unsatisfiableRange. The REST download and a DSP
+// transfer's data address (api/dsp_transfer.go) both open files here.
+func (s *Server) openDownload(ctx context.Context, actor dataport.Actor, dealID, file string, head bool, rng string) (*delivery.Download, error) {
+	mode := delivery.Fresh
+	switch {
+	case head:
+		mode = delivery.Peek
+	case resumes(rng):
+		mode = delivery.Resume
+	}
+	if mode == delivery.Resume {
+		peek, err := s.Delivery.Open(ctx, actor, dealID, file, delivery.Peek)
+		if err != nil {
+			return nil, err
+		}
+		peek.Close()
+		if !satisfiable(rng, peek.File.Size) {
+			return nil, &unsatisfiableRange{size: peek.File.Size, rng: rng}
+		}
+	}
+	return s.Delivery.Open(ctx, actor, dealID, file, mode)
+}
+
+// fileHeaders describes a file sent as an attachment: its media type, its SHA-256 as
+// the ETag and as Repr-Digest (RFC 9530) for clients that check, and never cached or
+// sniffed.
+func fileHeaders(h http.Header, sha256Hex, mediaType, filePath string) {
+	sum, _ := hex.DecodeString(sha256Hex)
+	if mediaType == "" {
+		mediaType = "application/octet-stream"
+	}
+	h.Set("Content-Type", mediaType)
+	h.Set("ETag", strconv.Quote(sha256Hex))
+	h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(filePath)}))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, no-store")
+}
+
+// sendDownload streams an open download to w with Range support, and closes it. The
+// ETag is the file's SHA-256 from the sealed manifest, so nothing is hashed per
+// request, and Repr-Digest (RFC 9530) carries it for clients that check. A delivery
+// that sends the file's last byte is recorded complete.
+func (s *Server) sendDownload(ctx context.Context, w http.ResponseWriter, r *http.Request, actor dataport.Actor, d *delivery.Download) {
+	defer d.Close()
+	h := w.Header()
+	fileHeaders(h, d.File.SHA256, d.File.MediaType, d.File.Path)
+	h.Set("X-Dataport-Merkle-Root", d.Manifest.MerkleRoot)
+	if d.DeliveryID != "" {
+		h.Set("X-Dataport-Delivery", d.DeliveryID)
+	}
+	// From the filesystem store, ServeContent gets the blob's own file: with it,
+	// and ReadFrom passed down every writer to net/http's, the body goes out by
+	// sendfile(2) instead of being copied through the process.
+	var content io.ReadSeeker = d
+	if f, ok := d.Object.(blob.FileBacked); ok {
+		content = f.OSFile()
+	}
+	cw := &countingWriter{ResponseWriter: w}
+	http.ServeContent(cw, r, "", d.Info().Stored, content)
+	if d.DeliveryID != "" && cw.sentLastByte(d.File.Size) {
+		if err := s.Delivery.Complete(context.WithoutCancel(ctx), actor, d); err != nil {
+			s.Logger.Warn("recording a completed delivery", "delivery", d.DeliveryID, "err", err)
+		}
+	}
 }
 
 // countingWriter counts what a response sent, to tell a complete delivery.

@@ -70,9 +70,14 @@ func (s *Server) dspNegotiations() *dsp.NegotiationService {
 		DB:     s.DB,
 		Trade:  s.Trade,
 		Client: &dsp.Client{HTTP: s.dspHTTP()},
+		Peers:  s.dspPeers(),
 		Logger: s.Logger,
 	}
 }
+
+// DSPNegotiationService is the provider's negotiations, for serve's loop that sends
+// consumers what they are owed (dsp.SendOwedEvery).
+func (s *Server) DSPNegotiationService() *dsp.NegotiationService { return s.dspNegotiations() }
 
 // dspHTTP is the client protocol requests leave with: to a consumer's callback
 // address, and to a peer connector. Those addresses come from participants, so they

@@ -19,9 +19,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dataport/dataport/api"
 	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/store"
 )
@@ -40,8 +42,8 @@ type dspWorld struct {
 
 const catalogRequest = `{"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "CatalogRequestMessage"}`
 
-func newDSPWorld(t *testing.T, perA, perB int) *dspWorld {
-	x := newExchange(t, store.SQLite)
+func newDSPWorld(t *testing.T, perA, perB int, opts ...func(*api.Deps)) *dspWorld {
+	x := newExchange(t, store.SQLite, opts...)
 	w := &dspWorld{exchange: x}
 	w.supplierA, w.keyA = x.createWithKey(with(with(tencent, "uscc", mustUSCC("91310101MA1G8PJ03")), "roles", []string{"supplier"}))
 	w.supplierB, w.keyB = x.createWithKey(with(with(tencent, "uscc", mustUSCC("91440300MA5FUJ2X4")), "roles", []string{"supplier"}))
@@ -375,7 +377,7 @@ func TestDSPInvalidCatalogRequest(t *testing.T) {
 	prefixed := `{"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "dspace:CatalogRequestMessage"}`
 	w.catalogPage("/dsp/catalog/request", prefixed)
 	// No route under the base path answers with a problem.
-	r := w.do("POST", "/dsp/transfers/request", w.connector, "{}")
+	r := w.do("POST", "/dsp/nosuch/request", w.connector, "{}")
 	if r.status != http.StatusNotFound || len(r.body) != 0 {
 		t.Fatalf("unknown DSP path: %d %q", r.status, r.body)
 	}
@@ -509,8 +511,8 @@ type cnRun struct {
 	agreement                 *dsp.ContractAgreementMessage
 }
 
-func newCNRun(t *testing.T) *cnRun {
-	w := newDSPWorld(t, 1, 0)
+func newCNRun(t *testing.T, opts ...func(*api.Deps)) *cnRun {
+	w := newDSPWorld(t, 1, 0, opts...)
 	c := &cnRun{dspWorld: w, cb: newConsumerCallback(t), product: w.products[0], consumerPID: "urn:uuid:" + dataportTestID(t)}
 	wantStatus(t, w.send("POST", "/api/v1/participants/"+w.connectorID+"/funding", w.operator, "application/json",
 		strings.NewReader(`{"amount":{"amount":5000000,"currency":"CNY"}}`), "Idempotency-Key", "dsp-"+c.consumerPID), http.StatusOK)
@@ -1025,4 +1027,41 @@ func TestDSPNegotiationCallbackDown(t *testing.T) {
 		t.Fatalf("dsp_negotiations says the consumer was told %s", told)
 	}
 	c.wantNegotiation(c.do("GET", "/dsp/negotiations/"+c.providerPID, c.connector, nil), http.StatusOK, dsp.NegotiationOffered)
+}
+
+// What an unreachable consumer missed is sent by the periodic sender once it is back,
+// without waiting for another move, and only once.
+func TestDSPNegotiationSendOwed(t *testing.T) {
+	c := newCNRun(t)
+	var down atomic.Bool
+	inner := c.cb.srv.Config.Handler
+	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gated.Close)
+	c.cb.srv = gated
+	c.kRequest()
+	down.Store(true)
+	wantStatus(t, c.do("POST", "/api/v1/deals/"+c.dealID+"/offer", c.keyA, map[string]any{"price": 450000}), http.StatusOK)
+	svc := c.server.DSPNegotiationService()
+	if n, err := svc.SendOwed(context.Background()); n != 0 || err == nil {
+		t.Fatalf("SendOwed with the consumer down: %d, %v", n, err)
+	}
+	c.cb.none()
+	down.Store(false)
+	if n, err := svc.SendOwed(context.Background()); n != 1 || err != nil {
+		t.Fatalf("SendOwed: %d, %v", n, err)
+	}
+	if m, ok := c.cb.next().(*dsp.ContractOfferMessage); !ok || m.ProviderPID != c.providerPID {
+		t.Fatalf("the owed offer: %+v", m)
+	}
+	c.wantState(dsp.NegotiationOffered)
+	if n, err := svc.SendOwed(context.Background()); n != 0 || err != nil {
+		t.Fatalf("SendOwed with nothing owed: %d, %v", n, err)
+	}
+	c.cb.none()
 }

@@ -88,6 +88,25 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/events", dspNegotiations.ServeEvent)
 	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/agreement/verification", dspNegotiations.ServeVerification)
 	mux.HandleFunc("POST "+dspPath+"/negotiations/{providerPid}/termination", dspNegotiations.ServeTermination)
+	// The Transfer Process Protocol's provider endpoints (dsp.TransferService over the
+	// deals' deliveries, api/dsp_transfer.go); the provider's moves are the REST
+	// endpoints below, and a started pull's data address serves the deal's manifest and
+	// files to the bearer of its token.
+	mux.HandleFunc("POST "+dspPath+"/transfers/request", s.dspTransfers.ServeRequest)
+	mux.HandleFunc("GET "+dspPath+"/transfers/{providerPid}", s.dspTransfers.ServeGet)
+	mux.HandleFunc("POST "+dspPath+"/transfers/{providerPid}/start", s.dspTransfers.ServeStart)
+	mux.HandleFunc("POST "+dspPath+"/transfers/{providerPid}/completion", s.dspTransfers.ServeCompletion)
+	mux.HandleFunc("POST "+dspPath+"/transfers/{providerPid}/suspension", s.dspTransfers.ServeSuspension)
+	mux.HandleFunc("POST "+dspPath+"/transfers/{providerPid}/termination", s.dspTransfers.ServeTermination)
+	mux.HandleFunc("GET "+dspPath+"/data/{providerPid}", s.dspDataManifest)
+	mux.HandleFunc("GET "+dspPath+"/data/{providerPid}/{path...}", s.dspDataFile)
+	// DSP peers and the Contract Negotiation Protocol, dataport the consumer: the
+	// operator's peers, the buyer's REST endpoints and the provider's callbacks
+	// (api/dsp_consumer.go).
+	s.dspConsumerRoutes(mux)
+	// The Transfer Process Protocol, dataport the consumer: the buyer's REST endpoints
+	// and the provider's callbacks (api/dsp_consumer_transfer.go).
+	s.dspConsumerTransferRoutes(mux)
 
 	// Compliance: rule packs, assessments, approvals (R1–R22).
 	register(s, http.MethodPost, "assess", "/api/v1/compliance/assessments", "Assess inline facts (what-if) or a product by reference: allow, require or deny, with the rules, requirements and reasons", "compliance", s.assess)
@@ -140,6 +159,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "download", "/api/v1/deals/{id}/download", "Download a file of a deal (the buyer, or a signed link): one use of the entitlement; Range resumes without another; ETag is the SHA-256", "delivery", s.download)
 	register(s, http.MethodPost, "make-download-link", "/api/v1/deals/{id}/links", "A signed download link for another tool, valid up to 24 hours (the buyer)", "delivery", s.makeLink)
 	get(s, "deal-deliveries", "/api/v1/deals/{id}/deliveries", "What a deal delivered: each download, started and completed", "delivery", s.dealDeliveries)
+
+	// DSP transfers, dataport the provider (api/dsp_transfer.go): the deals' transfers to
+	// foreign connectors, and the provider's moves, each posted to the consumer's callback.
+	get(s, "deal-dsp-transfers", "/api/v1/deals/{id}/dsp-transfers", "A deal's DSP transfer processes, oldest first, with the state each consumer was told (the deal's parties, the operator and regulators)", "dsp", s.dealDSPTransfers)
+	get(s, "get-dsp-transfer", "/api/v1/dsp/provider/transfers/{pid}", "A DSP transfer process of a deal (the deal's parties, the operator and regulators)", "dsp", s.getDSPTransfer)
+	register(s, http.MethodPost, "start-dsp-transfer", "/api/v1/dsp/provider/transfers/{pid}/start", "Start a requested or suspended transfer (the supplier or its agent): the consumer is sent the start message, for a pull with a data address and a new token", "dsp", s.startDSPTransfer)
+	register(s, http.MethodPost, "suspend-dsp-transfer", "/api/v1/dsp/provider/transfers/{pid}/suspend", "Suspend a started transfer (the supplier or its agent): its token is refused until it is started again; the consumer is sent the suspension message", "dsp", s.suspendDSPTransfer)
+	register(s, http.MethodPost, "complete-dsp-transfer", "/api/v1/dsp/provider/transfers/{pid}/complete", "Complete a started transfer (the supplier or its agent): its token is revoked; the consumer is sent the completion message", "dsp", s.completeDSPTransfer)
+	register(s, http.MethodPost, "terminate-dsp-transfer", "/api/v1/dsp/provider/transfers/{pid}/terminate", "Terminate a transfer (the supplier or its agent): its token is revoked, the deal goes on; the consumer is sent the termination message", "dsp", s.terminateDSPTransfer)
 
 	// The mirror of foreign open data, and S3 access keys for the S3 endpoint.
 	register(s, http.MethodPost, "register-upstream", "/api/v1/mirror/upstreams", "Register a foreign object store the mirror serves: an S3 endpoint and bucket, or an AWS Open Data Registry ARN and region (operator)", "mirror", s.registerUpstream, created)

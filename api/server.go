@@ -16,10 +16,12 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/dataport/dataport"
+	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/delivery"
+	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/ledger"
@@ -52,6 +54,19 @@ type Deps struct {
 	Logger     *slog.Logger
 	Metrics    *prometheus.Registry // the process's explicit registry; nil makes a new one
 	Version    string
+	// The Dataspace Protocol, dataport the consumer of transfers
+	// (api/dsp_consumer_transfer.go): the blob store pulled data goes to, and whether
+	// the exchange completes a transfer once all of its data is pulled and verified.
+	Blobs           blob.Store
+	DSPAutoComplete bool
+
+	// DSPSealKey (32 bytes, derived from the exchange's secret) seals what dataport
+	// must present to other connectors: the tokens DSP peers issued to the exchange
+	// (dsp_peers; api/dsp_consumer.go). Without it peers are registered without tokens.
+	DSPSealKey []byte
+
+	// DSPTransfer configures the Transfer Process Protocol's provider side (api/dsp_transfer.go).
+	DSPTransfer DSPTransferOptions
 }
 
 // Server is the HTTP face of the exchange.
@@ -60,6 +75,10 @@ type Server struct {
 	api     huma.API
 	handler http.Handler
 	metrics *httpMetrics
+	// dspConsumerTransfers holds the pulls under way (api/dsp_consumer_transfer.go).
+	dspConsumerTransfers *dsp.ConsumerTransfers
+	// dspTransfers is the Transfer Process Protocol's provider side (api/dsp_transfer.go).
+	dspTransfers *dsp.TransferService
 }
 
 //go:embed docsui
@@ -88,6 +107,8 @@ func NewServer(deps Deps) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API key issued by the exchange (dp.key_….secret)."},
 	}
 	s.api = humago.New(mux, cfg)
+	s.dspConsumerTransfers = s.newDSPConsumerTransfers()
+	s.dspTransfers = s.newDSPTransfers()
 	s.routes(mux)
 
 	h := withRoute(mux)

@@ -3,11 +3,14 @@
 // exchange's catalog, negotiates a contract and runs a transfer against dataport
 // as against any other connector, and dataport does the same against it.
 //
-// This package holds the protocol itself, the Catalog Protocol's provider
-// endpoints (CatalogService) and the Contract Negotiation Protocol's provider
-// endpoints over trade (NegotiationService), which the API server mounts under
-// /dsp; the consumer side and transfers over delivery come next (SCENARIOS.md,
-// "What is left").
+// This package holds the protocol itself and both of dataport's sides of it, which
+// the API server mounts under /dsp: as provider, the Catalog Protocol's endpoints
+// (CatalogService), the Contract Negotiation Protocol's over trade
+// (NegotiationService) and the Transfer Process Protocol's over delivery
+// (TransferService); as consumer, the peers it talks to (Peers), negotiations with
+// their providers (ConsumerService) and transfers pulled from them
+// (ConsumerTransfers). SCENARIOS.md maps the compatibility kit's 67 scenarios to
+// the tests that run them.
 //
 // # Messages
 //
@@ -125,8 +128,10 @@
 // message and posts it with Client to <callback>/negotiations/:consumerPid/offers,
 // …/agreement, …/events or …/termination. A consumer that refuses it or cannot be
 // reached leaves the told state as it was, and the next Notify sends the message
-// of the deal's state then. The buyer's own moves made through the REST API are
-// recorded, not sent.
+// of the deal's state then: after the next move, or from SendOwed, which serve runs
+// periodically. Each post presents the credentials the consumer's connector issued
+// to this exchange, when it is a registered peer (Peers). The buyer's own moves made
+// through the REST API are recorded, not sent.
 //
 // Identifiers. The deal keeps its id; the protocol sees IRIs made from it: the
 // provider pid "urn:dataport:negotiation:<deal id>" (ProviderPIDOf), the
@@ -165,19 +170,92 @@
 //
 // Provider-initiated negotiations ("[*] → OFFERED") have no trade counterpart:
 // trade deals always begin with the buyer's request. dataport does not start
-// negotiations as provider, and refuses an initial offer as consumer until it does.
+// negotiations as provider, and as consumer refuses an initial offer
+// (<callback>/negotiations/offers) with the protocol's error: a negotiation needs a
+// buyer who asked for it.
 //
 // # Transfers are deliveries
 //
-// A transfer request names an agreement (a finalized deal of the caller) and a
-// format, one of the distributions the catalog listed for its delivery modes. For
-// a pull, the provider's start message carries a data address: an endpoint of the
-// deal's delivery with a short-lived token bound to the transfer as its
-// "authorization" property; each download is a use the entitlement counts
-// (trade.Use) and files, as every delivery is. Suspension makes the token refused
-// until a start resumes it; termination revokes it; the consumer's completion is
-// its confirmation of delivery (trade.ConfirmDelivery), which releases the escrow
-// and issues the certificate. Transfer termination does not end the deal.
+// A DSP transfer in which dataport is the provider delivers a finalized deal's
+// files to its buyer (TransferService, transferservice.go; dsp_transfers). The
+// request names the agreement's @id (DealIRIPrefix and the deal's id) of a
+// FINALIZED deal the authenticated participant bought (without the buyer role:
+// 404), the format HttpData-PULL (a file delivery, the only mode with a data
+// plane), a consumer pid of its own and an absolute http(s) callback address;
+// anything else is 400, naming the field. The transfer does not end the deal,
+// which may have several. The provider's start is the supplier's (or its agent's)
+// through the REST API, or dataport's own once the request is acknowledged
+// (AutoStart, serve's default). For a pull it carries a data address: the endpoint
+// <root><base>/data/<path-escaped provider pid>, type
+// https://w3id.org/idsa/v4.1/HTTP, with the properties "authorization" (32 random
+// bytes, base64url, kept only as its SHA-256 and valid for an hour) and "authType"
+// "bearer". There the deal's manifest (GET) and its files (GET …/<path>) are served
+// as the REST download serves them: each fresh GET is one delivery to the buyer
+// (delivery.Open: a counted use and delivery.started; delivery.Complete at its last
+// byte). No token, a wrong or expired one, or a transfer not STARTED gets 401 with
+// WWW-Authenticate: Bearer. Suspension makes the token refused: the provider's
+// restart issues a new one, and the consumer's restart makes the one it holds work
+// again. Completion and termination revoke it. The consumer's completion is its
+// confirmation of delivery (trade.ConfirmDelivery while the money is held; recorded
+// only once it is settled). The row keeps the state the consumer was told. A
+// message it refuses or cannot be reached for stays owed, and SendOwed, run by
+// serve (SendOwedEvery), sends it again with a doubling backoff: first a start the
+// consumer missed, then the rest. NegotiationService.SendOwed does the same for
+// negotiations. Every change is filed (dsp.transfer_requested, _moved,
+// _token_issued, _sent, _received).
+//
+// # dataport the consumer
+//
+// A connector the exchange talks to is a peer (peers.go, dsp_peers). Its owner is a
+// registered participant whose connector authenticates to dataport with an API key
+// the exchange issued it (APIKeys); the row adds the connector's DSP base address
+// and the token that connector issued to the exchange, sealed with AES-GCM (Sealer)
+// under a key derived from the exchange's secret and bound to the participant's id,
+// presented as a Bearer token (Peers implements PeerCredentials, which the provider
+// side uses for callbacks too; Peers.Connect), never shown. Only the operator
+// registers and removes peers (dsp.peer_registered, dsp.peer_removed).
+//
+// A buyer reads a peer's catalog (CatalogPage: the request sent with the peer's
+// credentials, the Catalog validated, rel="next" pages followed at the peer's origin
+// only; also a DCAT harvest source at dsp:<participant id>, harvest/dsppeer) and
+// negotiates with its provider (ConsumerService). Each of the buyer's moves is
+// checked with NegotiationState.Next as consumer, validated by Encode, sent, and
+// recorded and filed only once acknowledged; a refusal changes nothing. A request
+// the provider refuses or cannot take leaves nothing behind: the negotiation exists
+// once the provider's 201 names its pid. The consumer pid is
+// urn:dataport:consumer-negotiation:<id> and the callback address
+// <root>/dsp/callback. The provider's messages arrive at the binding's consumer
+// paths and are checked: caller (the peer, else 404), message, pids, then state
+// (else 400 INVALID_STATE_TRANSITION). An agreement is kept with its @id, which is
+// what a transfer request names, and with the SHA-256 of the contract it carries,
+// checked against the hash it states. FINALIZED makes the agreement transferable.
+// Every change is filed (dsp.consumer_negotiation_requested, _sent, _received)
+// about the negotiation, the buyer and the peer, so that between two dataport
+// exchanges the deal is in both logs. Nothing signs for the buyer: it verifies with
+// its own key's signature, or with the bare message (see Signatures).
+//
+// A buyer then asks the peer's provider for the data of the agreement
+// (ConsumerTransfers.Request: TransferRequestMessage to <peer>/transfers/request,
+// consumer pid urn:dataport:consumer-transfer:<id>; recorded once the provider
+// answers 201). The buyer's moves are checked with TransferState.Next as consumer,
+// sent, and recorded only when acknowledged; the provider's arrive at
+// <callback>/transfers/:consumerPid/… and are checked as the negotiation's are (400
+// TransferError). A start of a pull format carries an HTTP DataAddress, sealed at
+// rest and bound to the transfer. Once the start is acknowledged, a background pull
+// fetches the endpoint: a dataport provider answers with its manifest
+// (delivery.Manifest), and each file is fetched from <endpoint>/<path> and verified
+// for size and SHA-256 as it streams into the blob store; any other answer is
+// stored as one file named "data". Transient failures are retried with a doubling
+// backoff; suspension and termination stop the pull; a restart pulls what is
+// missing; Resume restarts, at startup, the pulls a stop interrupted. With
+// AutoComplete (serve's default) the exchange sends the completion once everything
+// is verified. The buyer downloads what was pulled through the REST API. Every step
+// is filed (dsp.consumer_transfer_*).
+//
+// Inbound data is not assessed by the rule pack here: the cross-border rules are
+// the provider's exchange's to apply to its deal (as this exchange applies them to
+// its own deals as provider), and R22's import rule concerns listing a foreign
+// supplier's product on this exchange, not a buyer's pull from a foreign connector.
 //
 // # Identity
 //

@@ -334,15 +334,8 @@ func (s *NegotiationService) consumerMove(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return
 	}
-	var probs dataport.Problems
 	provider, consumer := pids(msg)
-	if provider != n.ProviderPID {
-		probs.Add("providerPid", "%s, the negotiation of this address", n.ProviderPID)
-	}
-	if consumer != n.ConsumerPID {
-		probs.Add("consumerPid", "%s, the consumer's id of this negotiation", n.ConsumerPID)
-	}
-	if err := probs.Err(op); err != nil {
+	if err := samePIDs(op, provider, consumer, n.ProviderPID, n.ConsumerPID); err != nil {
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return
 	}
@@ -518,18 +511,24 @@ func (s *NegotiationService) Notify(ctx context.Context, actor dataport.Actor, d
 	return s.record(ctx, actor, &n, state, "dsp.negotiation_sent", string(move))
 }
 
-// NotifyOwed sends what is owed: for every negotiation whose deal has moved past the
-// state its consumer was last told (a callback that failed, or a move made while the
-// server stopped), Notify again, up to limit negotiations, oldest change first. It
-// returns how many were brought up to date; the others are retried at the next call.
-// The server runs it periodically, so a consumer that was unreachable hears of the
-// provider's moves once it is back, without waiting for another move.
-func (s *NegotiationService) NotifyOwed(ctx context.Context, limit int) (int, error) {
-	const op = "dsp.NegotiationService.NotifyOwed"
+// owedBatch bounds the negotiations one SendOwed brings up to date.
+const owedBatch = 100
+
+var _ OwedSender = (*NegotiationService)(nil)
+
+// SendOwed sends what is owed (OwedSender): for every negotiation whose deal has moved
+// past the state its consumer was last told (a callback that failed, or a move made
+// while the server stopped), Notify again, up to owedBatch negotiations, oldest change
+// first. It returns how many were brought up to date; the others are retried at the
+// next call. The server runs it periodically (SendOwedEvery), so a consumer that was
+// unreachable hears of the provider's moves once it is back, without waiting for
+// another move.
+func (s *NegotiationService) SendOwed(ctx context.Context) (int, error) {
+	const op = "dsp.NegotiationService.SendOwed"
 	var owed []string
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
 		rows, err := tx.Query(`SELECT n.deal_id FROM dsp_negotiations n JOIN deals d ON d.id = n.deal_id
-			WHERE d.state <> n.state ORDER BY n.updated_at, n.provider_pid LIMIT $1`, limit)
+			WHERE d.state <> n.state ORDER BY n.updated_at, n.provider_pid LIMIT $1`, owedBatch)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}
@@ -546,13 +545,17 @@ func (s *NegotiationService) NotifyOwed(ctx context.Context, limit int) (int, er
 	if err != nil {
 		return 0, err
 	}
-	done := 0
+	done, failed := 0, 0
+	var last error
 	for _, id := range owed {
 		if err := s.Notify(ctx, dataport.System, id); err != nil {
-			s.logger().WarnContext(ctx, "dsp negotiation: the consumer is still owed a message", "deal", id, "error", err)
+			failed, last = failed+1, err
 			continue
 		}
 		done++
+	}
+	if failed > 0 {
+		return done, dataport.Errorf(op, dataport.KindUnavailable, "%d negotiations still owe their consumer a message; the last: %v", failed, last)
 	}
 	return done, nil
 }

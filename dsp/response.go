@@ -146,3 +146,17 @@ func ReadMessage(r *http.Request, m Message) error {
 	}
 	return dataport.Wrap(op, Decode(raw, m))
 }
+
+// samePIDs checks that a message on an existing process names it: its providerPid
+// and consumerPid those of the process at the address it was posted to. A message
+// naming another process is invalid (400), whatever the state.
+func samePIDs(op, provider, consumer, wantProvider, wantConsumer string) error {
+	var probs dataport.Problems
+	if provider != wantProvider {
+		probs.Add("providerPid", "%s, the provider's pid of the process at this address", wantProvider)
+	}
+	if consumer != wantConsumer {
+		probs.Add("consumerPid", "%s, the consumer's pid of the process at this address", wantConsumer)
+	}
+	return probs.Err(op)
+}

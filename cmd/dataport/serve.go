@@ -29,8 +29,11 @@ import (
 	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
+	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/harvest/dcat"
+	"github.com/dataport/dataport/harvest/dsppeer"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/mirror"
@@ -265,6 +268,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs.SetOutput(stderr)
 	var c config
 	c.flags(fs, getenv, defaultDir)
+	dspAutoStart := fs.Bool("dsp-auto-start", getenv("DATAPORT_DSP_AUTO_START") != "false", "start a DSP pull transfer as soon as its request is acknowledged, as a connector's data plane does; false: the supplier starts each through the REST API (DATAPORT_DSP_AUTO_START)")
+	dspAutoComplete := fs.Bool("dsp-auto-complete", getenv("DATAPORT_DSP_AUTO_COMPLETE") != "false", "as a DSP consumer, complete a pull transfer once all of its data is pulled and verified; false: the buyer completes each through the REST API (DATAPORT_DSP_AUTO_COMPLETE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -362,7 +367,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	s3Keys := reg.S3Keys(derive(secret, "s3 access keys"))
-	harvests := harvest.New(db, reg, cat, mirrors, connectors())
+	// DSP peers (dsp.Peers): the tokens other connectors issued to the exchange are
+	// sealed under a key of their own, and a peer's catalog is a DCAT source located at
+	// dsp:<participant id> (harvest/dsppeer), asked with the guarded outbound client.
+	dspSealKey := derive(secret, "dsp sealing")
+	dspPeers, err := dsp.NewPeers(db, dspSealKey)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	harvestConnectors := connectors()
+	harvestConnectors[harvest.KindDCAT] = dsppeer.DCAT(dspPeers, &dsp.Client{HTTP: notifier.OutboundClient()}, dcat.Options{}, harvestConnectors[harvest.KindDCAT])
+	harvests := harvest.New(db, reg, cat, mirrors, harvestConnectors)
 	harvesting, stopHarvesting := context.WithCancel(context.WithoutCancel(ctx))
 	harvested := make(chan struct{})
 	go func() {
@@ -441,16 +457,40 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Handler: api.NewServer(api.Deps{
 			DB: db, Registry: reg, Catalog: cat, Notify: notifier, Compliance: engine,
 			Trade: deals, Delivery: deliveries, Mirror: mirrors, S3Keys: s3Keys, Harvest: harvests, Filings: ledger.NewReader(db), Log: ledgerLog, Logger: log,
+			Blobs: blobs, DSPAutoComplete: *dspAutoComplete, // DSP transfers as consumer: where pulled data goes
 			Finance: finances,
 			Credit:  credits,
 			Lending: lendings,
+			DSPTransfer: api.DSPTransferOptions{
+				AutoStart: *dspAutoStart, Backoff: dspSendBackoff},
 			Metrics: prometheus.NewRegistry(), Version: version(),
+
+			// The DSP sealing key: peers' tokens (api/dsp_consumer.go).
+			DSPSealKey: dspSealKey,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// DSP transfers as consumer: the pulls the end of the last process interrupted
+	// resume now; at shutdown the pulls under way stop, to resume at the next start.
+	consumerTransfers := srv.Handler.(*api.Server).DSPConsumerTransfers()
+	if err := consumerTransfers.Resume(ctx); err != nil {
+		log.Error("dsp consumer transfers: resuming the pulls", "error", err)
+	}
+	defer consumerTransfers.Close()
+	// The DSP messages a consumer could not be sent when dataport moved (its callback
+	// down, or the process stopped in between) are sent once it can be reached, for
+	// negotiations and transfers alike.
+	sendingOwed, stopSendingOwed := context.WithCancel(context.WithoutCancel(ctx))
+	sentOwed := make(chan struct{})
+	go func() {
+		defer close(sentOwed)
+		server := srv.Handler.(*api.Server)
+		dsp.SendOwedEvery(sendingOwed, dspSendInterval, log, server.DSPNegotiationService(), server.DSPTransferService())
+	}()
+	defer func() { stopSendingOwed(); <-sentOwed }()
 	if c.s3Addr != "" {
 		s3ln, err := net.Listen("tcp", c.s3Addr)
 		if err != nil {
@@ -487,6 +527,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("stopped")
 	return nil
 }
+
+// dspSendInterval is how often the DSP messages owed are looked for; dspSendBackoff
+// how long a consumer that could not be reached is left before it is tried again
+// (doubled with each failure, up to an hour).
+const (
+	dspSendInterval = 15 * time.Second
+	dspSendBackoff  = 15 * time.Second
+)
 
 // printDemo seeds the demo world and prints where it is and a fresh key per role.
 func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Service, cat *catalog.Service, fin demo.FinanceServices, ledgerLog *ledger.Log, clock dataport.Clock, url string, w io.Writer) error {
