@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/store"
 )
 
@@ -185,20 +185,12 @@ func TestDocsRenderInBrowser(t *testing.T) {
 	}
 }
 
-// chromiumForTest returns the browser named by DATAPORT_TEST_CHROMIUM. Without
-// it the test skips on a workstation, where a browser is optional, but fails
-// in CI, where a skip would hide that the docs page is no longer tested.
+// chromiumForTest returns the browser: DATAPORT_TEST_CHROMIUM, or chromium on the
+// PATH. Without one the test skips on a workstation, where a browser is optional,
+// but fails in CI, where a skip would hide that the docs page is no longer tested.
 func chromiumForTest(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv(chromiumEnv)
-	if path != "" {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not set: CI must run the browser tests; set it to the path of a Chromium or Chrome binary", chromiumEnv)
-	}
-	t.Skipf("%s is not set; set it to the path of a Chromium or Chrome binary to run the browser tests", chromiumEnv)
-	return ""
+	return testenv.Tool(t, chromiumEnv, "chromium")
 }
 
 // pageText returns the visible text of the page, or why it could not be read.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dataport/dataport/internal/testenv"
 	"github.com/dataport/dataport/ledger"
 )
 
@@ -15,10 +16,7 @@ import (
 func vectors(t *testing.T) string {
 	dir := filepath.Join("..", "..", "shared", "data", "merkle-test-vectors")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI has ../shared beside the project", dir)
-		}
-		t.Skipf("merkle test vectors not found at %s (../shared is beside the project in CI)", dir)
+		testenv.Missing(t, "merkle test vectors not found at %s: put the shared folder beside the project", dir)
 	}
 	return dir
 }

@@ -102,9 +102,6 @@ func postJSON(url, key, body string) (int, []byte, error) {
 // it acknowledged is there and filed, that the log's new checkpoint extends the last
 // one it signed before the crash, and that the whole log verifies.
 func TestCrashLosesNothingAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the crash test runs a server under load for seconds")
-	}
 	dir := t.TempDir()
 	s := startProcess(t, dir)
 	vkey := vkeyPattern.FindStringSubmatch(s.out.String())[1]
