@@ -7,7 +7,7 @@
 // merchant role, or by the exchange operator; decisions are read by the
 // merchant, the operator and regulators. To anyone else the merchant and its
 // decisions do not exist (KindNotFound). A suspended merchant gets no decision
-// (KindForbidden); those who oversee still read the ones it has.
+// (KindForbidden); it, and those who oversee, still read the ones it has.
 //
 // # A decision
 //

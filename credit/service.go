@@ -221,11 +221,13 @@ func (s *Service) mayDecide(tx *store.Tx, op string, actor dataport.Actor, merch
 }
 
 // mayRead checks that actor may read merchantID's decisions: the merchant
-// itself in its merchant role, the operator or a regulator — who oversee, and
-// so also read a suspended merchant's decisions. To anyone else there is no
+// itself in its merchant role (suspended or not), the operator or a regulator —
+// who oversee, and so also read a suspended merchant's decisions. To anyone else there is no
 // such merchant.
 func (s *Service) mayRead(tx *store.Tx, op string, actor dataport.Actor, merchantID string) error {
-	if err := registry.MayAct(tx, op, actor); err != nil {
+	// A suspended merchant still reads its own decisions: a suspension stops changes,
+	// not a participant's view of its own records (README, "The API in brief").
+	if err := registry.MayAct(tx, op, actor); err != nil && dataport.KindOf(err) != dataport.KindForbidden {
 		return err
 	}
 	oversee := actor.Has(dataport.RoleOperator, dataport.RoleRegulator)

@@ -6,7 +6,8 @@
 //
 // Who may: the merchant itself, acting in its merchant role, and the exchange
 // operator. To anyone else a merchant's data does not exist (KindNotFound). A
-// suspended merchant, or a suspended caller, is refused (KindForbidden).
+// suspended merchant, or a suspended caller, changes nothing (KindForbidden) but
+// still reads: a suspension stops changes, not the view of one's own records.
 //
 // # Order data
 //

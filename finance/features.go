@@ -182,7 +182,7 @@ func (s *Service) Features(ctx context.Context, actor dataport.Actor, merchantID
 	const op = "finance.Features"
 	var fs FeatureSet
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		if err := s.mayUse(tx, op, actor, merchantID); err != nil {
+		if err := s.mayRead(tx, op, actor, merchantID); err != nil {
 			return err
 		}
 		if asOf.IsZero() {

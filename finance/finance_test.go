@@ -471,7 +471,7 @@ func TestOrderLifecycle(t *testing.T) {
 }
 
 // The merchant itself, in its merchant role, and the operator; no one else, and
-// not while suspended.
+// not while suspended (when it still reads its own data).
 func TestWhoMay(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -513,8 +513,18 @@ func TestWhoMay(t *testing.T) {
 		}
 		_, err = e.svc.IngestBatch(ctx, e.merchant, m, "csv", strings.NewReader(body))
 		is(t, err, dataport.KindForbidden, "suspended")
-		_, err = e.svc.Features(ctx, e.operator, m, now)
+		_, err = e.svc.IngestBatch(ctx, e.operator, m, "csv", strings.NewReader(body))
 		is(t, err, dataport.KindForbidden, "suspended")
+		// A suspension stops changes, not the view: the merchant reads its own data,
+		// the operator reads it too.
+		for _, who := range []dataport.Actor{e.merchant, e.operator} {
+			if _, err := e.svc.Features(ctx, who, m, now); err != nil {
+				t.Fatalf("features as %v while suspended: %v", who.Roles, err)
+			}
+			if _, err := e.svc.Shops(ctx, who, m); err != nil {
+				t.Fatalf("shops as %v while suspended: %v", who.Roles, err)
+			}
+		}
 	})
 }
 

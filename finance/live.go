@@ -670,11 +670,11 @@ func liveNow(tx *store.Tx, p *LiveLimitPolicy) (int64, LiveInputs, error) {
 }
 
 // mayView checks that actor may see merchantID's live limit: the merchant itself
-// (as mayUse), the operator or a regulator. Anyone else is told there is no such
+// (as mayRead), the operator or a regulator. Anyone else is told there is no such
 // merchant. The operator and regulators see a suspended merchant's limit too.
 func (s *Service) mayView(tx *store.Tx, op string, actor dataport.Actor, merchantID string) error {
 	if !actor.Has(dataport.RoleOperator, dataport.RoleRegulator) {
-		return s.mayUse(tx, op, actor, merchantID)
+		return s.mayRead(tx, op, actor, merchantID)
 	}
 	if err := registry.MayAct(tx, op, actor); err != nil {
 		return err

@@ -108,11 +108,24 @@ func printable(s string, max int) bool {
 	return s != "" && len(s) <= max && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
 }
 
-// mayUse checks that actor may read or change the financing data of merchantID:
-// the merchant itself acting in its merchant role, or the operator; both active.
+// mayUse checks that actor may change the financing data of merchantID: the
+// merchant itself acting in its merchant role, or the operator; both active.
 // Anyone else is told there is no such merchant.
 func (s *Service) mayUse(tx *store.Tx, op string, actor dataport.Actor, merchantID string) error {
-	if err := registry.MayAct(tx, op, actor); err != nil {
+	return s.may(tx, op, actor, merchantID, true)
+}
+
+// mayRead checks that actor may read the financing data of merchantID: the merchant
+// itself acting in its merchant role, or the operator. A suspension stops changes,
+// not a participant's view of its own records, as everywhere on the exchange (README,
+// "The API in brief"; lending and trade read the same way), and the operator reads a
+// suspended merchant's data while it looks into it.
+func (s *Service) mayRead(tx *store.Tx, op string, actor dataport.Actor, merchantID string) error {
+	return s.may(tx, op, actor, merchantID, false)
+}
+
+func (s *Service) may(tx *store.Tx, op string, actor dataport.Actor, merchantID string, change bool) error {
+	if err := registry.MayAct(tx, op, actor); err != nil && (change || dataport.KindOf(err) != dataport.KindForbidden) {
 		return err
 	}
 	operator := actor.Has(dataport.RoleOperator)
@@ -132,7 +145,7 @@ func (s *Service) mayUse(tx *store.Tx, op string, actor dataport.Actor, merchant
 	if !p.Has(dataport.RoleMerchant) {
 		return noMerchant(op, merchantID)
 	}
-	if p.Status == registry.Suspended {
+	if change && p.Status == registry.Suspended {
 		return dataport.Errorf(op, dataport.KindForbidden, "merchant %s is suspended by the exchange", merchantID)
 	}
 	return nil
@@ -181,7 +194,7 @@ func (s *Service) Shops(ctx context.Context, actor dataport.Actor, merchantID st
 	const op = "finance.Shops"
 	var out []Shop
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		if err := s.mayUse(tx, op, actor, merchantID); err != nil {
+		if err := s.mayRead(tx, op, actor, merchantID); err != nil {
 			return err
 		}
 		var err error
@@ -249,7 +262,7 @@ func (s *Service) Batches(ctx context.Context, actor dataport.Actor, merchantID,
 	limit = min(limit, 1000)
 	var out []Batch
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		if err := s.mayUse(tx, op, actor, merchantID); err != nil {
+		if err := s.mayRead(tx, op, actor, merchantID); err != nil {
 			return err
 		}
 		q := `SELECT id, kind, format, stream_id, seq, sha256, stream_sha256, bytes, rows_read, accepted, inserted,
