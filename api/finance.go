@@ -210,17 +210,12 @@ const streamIdle = 5 * time.Minute
 // connection while the stream is still being sent, with a JSON line per applied
 // chunk and, when the stream ends, the stream's report.
 func (s *Server) streamOrders(ctx context.Context, in *streamInput) (*huma.StreamResponse, error) {
-	const op = "finance.IngestStream"
 	actor := actorOf(ctx)
 	// Refuse with a problem while a status can still say so: once the stream is
 	// open the answer is 200, and IngestStream's own refusal would arrive as the
-	// last line. Shops checks who may, as IngestStream does.
-	shops, err := s.Finance.Shops(ctx, actor, in.ID)
-	if err != nil {
+	// last line.
+	if err := s.Finance.MaySend(ctx, actor, in.ID); err != nil {
 		return nil, s.problem(err)
-	}
-	if len(shops) == 0 {
-		return nil, s.problem(dataport.Errorf(op, dataport.KindConflict, "merchant %s has no shop: connect its shops before sending their orders", in.ID))
 	}
 	var rc *http.ResponseController
 	lines := jsonLines(func(ctx context.Context, send func(any)) {

@@ -211,6 +211,7 @@ func TestFinanceEndpoints(t *testing.T) {
 		wantStatus(t, x.do("POST", "/api/v1/participants/"+x.merchantID+"/suspend", x.operator, map[string]any{"reason": "orders fabricated"}), http.StatusOK)
 		before = x.written()
 		wantProblem(t, x.upload("POST", x.path("/batches?format=jsonl"), x.merchant, "application/x-ndjson", []byte(jsonl)), http.StatusForbidden, "")
+		wantProblem(t, x.upload("POST", x.path("/stream"), x.merchant, "application/x-ndjson", []byte(jsonl)), http.StatusForbidden, "") // before the stream opens
 		m := wantProblem(t, x.upload("POST", x.path("/batches?format=jsonl"), x.operator, "application/x-ndjson", []byte(jsonl)), http.StatusForbidden, "")
 		if !strings.Contains(m["detail"].(string), "suspended") {
 			t.Fatalf("403 does not say why: %v", m["detail"])

@@ -43,6 +43,15 @@ func (r *BatchReport) saw(o *order) {
 
 func timeOf(µs int64) time.Time { return time.UnixMicro(µs).UTC() }
 
+// MaySend checks, before a stream is opened, that actor may send merchantID's order
+// data now: who may change it (the merchant itself or the operator, both active) and
+// that the merchant has shops to send for. IngestStream checks the same again; an
+// API answering a stream with a status first asks here, while it can still refuse.
+func (s *Service) MaySend(ctx context.Context, actor dataport.Actor, merchantID string) error {
+	_, err := s.prepare(ctx, "finance.MaySend", actor, merchantID)
+	return err
+}
+
 // prepare checks that actor may send merchantID's data and returns its shops.
 func (s *Service) prepare(ctx context.Context, op string, actor dataport.Actor, merchantID string) ([]Shop, error) {
 	var list []Shop
