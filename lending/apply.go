@@ -429,6 +429,9 @@ func disburse(tx *store.Tx, actor dataport.Actor, o *storedOffer, a *Application
 		return Loan{}, err
 	}
 	l.FilingSeq, l.Disbursement.FilingSeq = f.Seq, f.Seq
+	if err := setChangeSeq(tx, o.ID, f.Seq); err != nil {
+		return Loan{}, err
+	}
 	if _, err := tx.Exec(`INSERT INTO lending_loans (id, application_id, offer_id, merchant_id, institution_id, product, grade, currency,
 		principal, interest, rate_bps, term_days, repayment_share_bps, disbursed_at, due_at, principal_paid, interest_paid, status,
 		overdue_since, closed_at, filing_seq)

@@ -245,8 +245,12 @@ func withdrawOffer(tx *store.Tx, actor dataport.Actor, offerID, why string) erro
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // taken meanwhile (another replica): nothing was withdrawn
 	}
-	if _, err := ledger.File(tx, actor, ledger.Change{Type: "lending.offer_withdrawn", Subjects: []string{offerID, merchantID, institutionID},
-		Payload: map[string]any{"offer_id": offerID, "merchant_id": merchantID, "institution_id": institutionID, "reason": why}}); err != nil {
+	f, err := ledger.File(tx, actor, ledger.Change{Type: "lending.offer_withdrawn", Subjects: []string{offerID, merchantID, institutionID},
+		Payload: map[string]any{"offer_id": offerID, "merchant_id": merchantID, "institution_id": institutionID, "reason": why}})
+	if err != nil {
+		return err
+	}
+	if err := setChangeSeq(tx, offerID, f.Seq); err != nil {
 		return err
 	}
 	return notify.Send(tx, institutionID, "lending.offer_withdrawn", map[string]any{"offer_id": offerID, "reason": why})

@@ -266,8 +266,8 @@ func (s *Service) makeOffer(tx *store.Tx, v *CreditView, c Consent, sub Subscrip
 	o.FilingSeq, o.ChangeSeq = f.Seq, f.Seq
 	if _, err := tx.Exec(`INSERT INTO lending_offers (id, merchant_id, institution_id, subscription_id, consent_id, product, currency,
 		amount, rate_bps, term_days, repayment_share_bps, expires_at, decision_id, decided_at, grade, credit, credit_sha256, scope,
-		status, status_reason, superseded_by, created_at, updated_at, filing_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'open', '', '', $19, $19, $20)`,
+		status, status_reason, superseded_by, created_at, updated_at, filing_seq, change_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'open', '', '', $19, $19, $20, $20)`,
 		o.ID, o.MerchantID, o.InstitutionID, o.SubscriptionID, o.ConsentID, string(o.Product), Currency, o.Amount.Amount,
 		o.RateBPS, o.TermDays, o.RepaymentShareBPS, store.FormatTime(o.ExpiresAt), o.DecisionID, store.FormatTime(v.DecidedAt),
 		v.Grade, string(raw), sum, mustJSON(o.Scope), store.FormatTime(now), o.FilingSeq); err != nil {
@@ -279,6 +279,13 @@ func (s *Service) makeOffer(tx *store.Tx, v *CreditView, c Consent, sub Subscrip
 	return o, notify.Send(tx, o.MerchantID, "lending.offer", o)
 }
 
+// setChangeSeq records filing seq as offer id's latest change, in the transaction
+// that files it: what banks poll offers by (Offers, after_seq).
+func setChangeSeq(tx *store.Tx, id string, seq int64) error {
+	_, err := tx.Exec(`UPDATE lending_offers SET change_seq = $2 WHERE id = $1`, id, seq)
+	return err
+}
+
 // supersede marks an open offer superseded by a newer decision (and by the new
 // offer to the same institution and product, if there is one) and files it. The
 // institution is told only when no new offer replaces it: a new offer says what it
@@ -288,10 +295,14 @@ func supersede(tx *store.Tx, id, by, decisionID, merchantID, institutionID strin
 		WHERE id = $1`, id, by, "superseded by credit decision "+decisionID, store.FormatTime(tx.Now())); err != nil {
 		return err
 	}
-	if _, err := ledger.File(tx, dataport.System, ledger.Change{Type: "lending.offer_superseded",
+	f, err := ledger.File(tx, dataport.System, ledger.Change{Type: "lending.offer_superseded",
 		Subjects: []string{id, merchantID, institutionID},
 		Payload: map[string]any{"offer_id": id, "merchant_id": merchantID, "institution_id": institutionID,
-			"decision_id": decisionID, "superseded_by": by}}); err != nil {
+			"decision_id": decisionID, "superseded_by": by}})
+	if err != nil {
+		return err
+	}
+	if err := setChangeSeq(tx, id, f.Seq); err != nil {
 		return err
 	}
 	if by != "" {
@@ -398,7 +409,7 @@ func (s *Service) Offers(ctx context.Context, actor dataport.Actor, f OfferFilte
 			q += r.ownSide("o", &args)
 		}
 		args = append(args, f.AfterSeq, page(f.Limit))
-		q = `SELECT * FROM (` + q + `) x` + fmt.Sprintf(" WHERE x.change_seq > $%d ORDER BY x.change_seq, x.id LIMIT $%d", len(args)-1, len(args))
+		q += fmt.Sprintf(" AND o.change_seq > $%d ORDER BY o.change_seq, o.id LIMIT $%d", len(args)-1, len(args))
 		rows, err := tx.Query(q, args...)
 		if err != nil {
 			return dataport.Internal(op, err)
@@ -477,14 +488,13 @@ type storedOffer struct {
 }
 
 // selectOffer reads offers with their consent's state and change_seq, the filing
-// of the offer's latest change. Each of those filings names one offer only (as a
-// subject), so no two offers share a change_seq.
+// of the offer's latest change, kept on the offer by the transaction that files it
+// (setChangeSeq). Each of those filings names one offer only (as a subject), so no
+// two offers share a change_seq.
 const selectOffer = `SELECT o.id, o.merchant_id, o.institution_id, o.subscription_id, o.consent_id, o.product, o.currency,
 	o.amount, o.rate_bps, o.term_days, o.repayment_share_bps, o.expires_at, o.decision_id, o.grade, o.credit, o.scope,
 	o.status, o.status_reason, o.superseded_by, o.created_at, o.updated_at, o.filing_seq, c.status AS consent_status,
-	c.expires_at AS consent_expires_at, (SELECT COALESCE(MAX(fs.seq), 0) FROM filing_subjects fs JOIN filings f ON f.seq = fs.seq
-		WHERE fs.subject = o.id AND f.type IN ('lending.offer_made', 'lending.offer_superseded', 'lending.offer_withdrawn',
-		'lending.disbursed')) AS change_seq
+	c.expires_at AS consent_expires_at, o.change_seq
 	FROM lending_offers o JOIN lending_consents c ON c.id = o.consent_id`
 
 func scanOffer(r interface{ Scan(...any) error }, now time.Time) (storedOffer, error) {
