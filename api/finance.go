@@ -182,6 +182,24 @@ func (s *Server) merchantFeatures(ctx context.Context, in *featuresInput) (*feat
 	return &featuresOutput{Body: fs}, nil
 }
 
+type dailyInput struct {
+	ID   string    `path:"id" doc:"the merchant's participant id"`
+	Days int       `query:"days" default:"30" minimum:"1" maximum:"366" doc:"how many days, up to and including as_of's"`
+	AsOf time.Time `query:"as_of" doc:"RFC 3339: the moment the days end at; now when absent"`
+}
+
+type dailyOutput struct {
+	Body finance.Daily
+}
+
+func (s *Server) merchantDaily(ctx context.Context, in *dailyInput) (*dailyOutput, error) {
+	d, err := s.Finance.Daily(ctx, actorOf(ctx), in.ID, in.Days, in.AsOf)
+	if err != nil {
+		return nil, s.problemAt(err, map[string]string{"as_of": "query.as_of", "days": "query.days"})
+	}
+	return &dailyOutput{Body: d}, nil
+}
+
 // streamInput takes a live stream as the raw request body, read as it arrives.
 type streamInput struct {
 	ID   string `path:"id" doc:"the merchant's participant id"`

@@ -190,6 +190,20 @@ func TestFinanceEndpoints(t *testing.T) {
 		}
 		wantProblem(t, x.do("GET", x.path("/features?as_of=yesterday"), x.merchant, nil), http.StatusBadRequest, "query.as_of")
 
+		// Day by day over the shops: the same four orders of the week, summed.
+		r = x.do("GET", x.path("/daily?days=7"), x.merchant, nil)
+		wantStatus(t, r, http.StatusOK)
+		var daily finance.Daily
+		json.Unmarshal(r.body, &daily)
+		var orders, sales int64
+		for _, d := range daily.Days {
+			orders, sales = orders+d.Orders, sales+d.Sales
+		}
+		if daily.From != "2026-11-19" || daily.To != "2026-11-25" || orders != 4 || sales != 1230+9900+2000+3000 {
+			t.Fatalf("daily %s", r.body)
+		}
+		wantProblem(t, x.do("GET", x.path("/daily?days=400"), x.merchant, nil), http.StatusBadRequest, "query.days")
+
 		// To another merchant, or a buyer, this merchant does not exist.
 		before = x.written()
 		for _, key := range []string{x.other, x.buyer} {
@@ -198,6 +212,7 @@ func TestFinanceEndpoints(t *testing.T) {
 			wantProblem(t, x.upload("POST", x.path("/batches?format=jsonl"), key, "application/x-ndjson", []byte(jsonl)), http.StatusNotFound, "")
 			wantProblem(t, x.do("GET", x.path("/batches"), key, nil), http.StatusNotFound, "")
 			wantProblem(t, x.do("GET", x.path("/features"), key, nil), http.StatusNotFound, "")
+			wantProblem(t, x.do("GET", x.path("/daily"), key, nil), http.StatusNotFound, "")
 		}
 		wantProblem(t, x.do("GET", x.path("/features"), "", nil), http.StatusUnauthorized, "")
 		// A merchant without shops has nothing to send orders for.

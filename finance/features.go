@@ -109,19 +109,19 @@ const span = SpanDays
 // up to date, and what Compute reads. The package documentation says what each
 // counts.
 type DaySums struct {
-	Day              string // YYYY-MM-DD, China Standard Time: the day the orders were placed
-	Currency         string // ISO 4217
-	Orders           int64  // placed, not cancelled
-	Cancelled        int64
-	Sales            int64 // minor units: the amounts of the orders not cancelled
-	Returns          int64
-	Refunds          int64 // orders with a refund
-	RefundAmount     int64 // minor units
-	Complaints       int64
-	RatingSum        int64
-	Ratings          int64
-	Dispatched       int64 // orders with a shipped event
-	DispatchedOnTime int64 // of those, shipped within 48 hours of the order
+	Day              string `json:"day" doc:"YYYY-MM-DD, China Standard Time: the day the orders were placed"`
+	Currency         string `json:"currency" doc:"ISO 4217"`
+	Orders           int64  `json:"orders" doc:"placed, not cancelled"`
+	Cancelled        int64  `json:"cancelled"`
+	Sales            int64  `json:"sales" doc:"minor units: the amounts of the orders not cancelled"`
+	Returns          int64  `json:"returns"`
+	Refunds          int64  `json:"refunds" doc:"orders with a refund"`
+	RefundAmount     int64  `json:"refund_amount" doc:"minor units"`
+	Complaints       int64  `json:"complaints"`
+	RatingSum        int64  `json:"rating_sum"`
+	Ratings          int64  `json:"ratings"`
+	Dispatched       int64  `json:"dispatched" doc:"orders with a shipped event"`
+	DispatchedOnTime int64  `json:"dispatched_on_time" doc:"of those, shipped within 48 hours of the order"`
 }
 
 func (d *DaySums) array() [nDaily]int64 {
@@ -136,10 +136,10 @@ func (d *DaySums) array() [nDaily]int64 {
 // the platform owes for the orders paid, shipped or delivered and not settled
 // whose expected settlement is that day.
 type DueSums struct {
-	Day      string // YYYY-MM-DD, China Standard Time: the expected settlement day
-	Currency string
-	Amount   int64 // minor units: the orders' amounts less their refunds
-	Orders   int64
+	Day      string `json:"day" doc:"YYYY-MM-DD, China Standard Time: the expected settlement day"`
+	Currency string `json:"currency"`
+	Amount   int64  `json:"amount" doc:"minor units: the orders' amounts less their refunds"`
+	Orders   int64  `json:"orders"`
 }
 
 // ShopData is what one shop's features are computed from: its daily sums and its

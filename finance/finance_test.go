@@ -607,3 +607,45 @@ func TestReplicasKeepSumsExact(t *testing.T) {
 		}
 	})
 }
+
+// Daily answers a merchant's sums day by day over its shops, and its receivables by
+// due day, from the same aggregates the features read; to the merchant and the
+// operator only.
+func TestDaily(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		row := func(id, shop, day, amount, status, extra string) string {
+			return fmt.Sprintf(`{"order_id":%q,"shop":%q,"ordered_at":"%sT10:00:00+08:00","amount":%q,"currency":"CNY","status":%q,"expected_settlement":"2026-12-05"%s}`+"\n",
+				id, shop, day, amount, status, extra)
+		}
+		e.ingest("jsonl", row("D1", "A100", "2026-11-24", "100", "paid", "")+
+			row("D2", "B200", "2026-11-24", "50.50", "returned", `,"refund_amount":"50.50","complaint":true`)+
+			row("D3", "A100", "2026-11-20", "20", "paid", "")+
+			row("D4", "A100", "2026-10-01", "999", "paid", "")) // outside a week
+		d, err := e.svc.Daily(ctx, e.merchant, e.merchant.ParticipantID, 7, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.From != "2026-11-19" || d.To != "2026-11-25" || len(d.Days) != 2 {
+			t.Fatalf("daily %+v", d)
+		}
+		if day := d.Days[0]; day.Day != "2026-11-20" || day.Orders != 1 || day.Sales != 2000 {
+			t.Fatalf("20 November: %+v", day)
+		}
+		if day := d.Days[1]; day.Day != "2026-11-24" || day.Orders != 2 || day.Sales != 15050 || day.Returns != 1 || day.Complaints != 1 || day.RefundAmount != 5050 {
+			t.Fatalf("24 November, both shops: %+v", day)
+		}
+		// D1 and D3 are owed on 5 December (D2 was refunded, D4 too: it was placed
+		// before the week but is owed all the same).
+		if len(d.Receivables) != 1 || d.Receivables[0].Day != "2026-12-05" || d.Receivables[0].Amount != 111900 || d.Receivables[0].Orders != 3 {
+			t.Fatalf("receivables %+v", d.Receivables)
+		}
+		if _, err := e.svc.Daily(ctx, e.operator, e.merchant.ParticipantID, 30, now); err != nil {
+			t.Fatalf("the operator: %v", err)
+		}
+		_, err = e.svc.Daily(ctx, e.buyer, e.merchant.ParticipantID, 7, now)
+		is(t, err, dataport.KindNotFound, "no merchant")
+		_, err = e.svc.Daily(ctx, e.merchant, e.merchant.ParticipantID, 0, now)
+		is(t, err, dataport.KindInvalid, "days")
+	})
+}
