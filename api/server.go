@@ -67,6 +67,18 @@ type Deps struct {
 
 	// DSPTransfer configures the Transfer Process Protocol's provider side (api/dsp_transfer.go).
 	DSPTransfer DSPTransferOptions
+
+	// Console is the web console (package web), served beside the API: the
+	// requests it Serves go to it, everything else to the API. Nil serves the API
+	// alone.
+	Console Console
+}
+
+// Console is a handler for some paths of the server: the web console, which
+// answers its own pages (and / itself) in front of the API.
+type Console interface {
+	http.Handler
+	Serves(r *http.Request) bool
 }
 
 // Server is the HTTP face of the exchange.
@@ -114,9 +126,26 @@ func NewServer(deps Deps) *Server {
 	h := withRoute(mux)
 	h = s.authenticate(h)
 	h = s.dspFirst(mux, h) // the Dataspace Protocol authenticates itself (api/dsp.go)
+	h = s.consoleFirst(h)  // the web console signs its people in itself (package web)
 	h = s.observe(h)
 	s.handler = h
 	return s
+}
+
+// consoleFirst hands the console's own requests to it, before the API's
+// authentication and routes; observe still logs and counts them.
+func (s *Server) consoleFirst(next http.Handler) http.Handler {
+	if s.Console == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Console.Serves(r) {
+			s.Console.ServeHTTP(w, r)
+			infoOf(r).route = "console " + r.Pattern // the console's mux sets the pattern it matched
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP serves the API.

@@ -42,6 +42,7 @@ import (
 	"github.com/dataport/dataport/s3api"
 	"github.com/dataport/dataport/store"
 	"github.com/dataport/dataport/trade"
+	"github.com/dataport/dataport/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -467,6 +468,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 			// The DSP sealing key: peers' tokens (api/dsp_consumer.go).
 			DSPSealKey: dspSealKey,
+
+			// The web console at / (package web), in front of the API.
+			Console: web.New(web.Deps{DB: db, Registry: reg, Catalog: cat, Compliance: engine, Logger: log}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
@@ -581,6 +585,7 @@ func printDemo(ctx context.Context, reg *registry.Service, rules *compliance.Ser
 		tw.Flush()
 	}
 	fmt.Fprintf(w, "\nThe log (C2SP tlog-tiles) at %s/log/ holds %d filings. Its verifier key:\n\n  %s\n", url, cp.Size, ledgerLog.VerifierKey())
+	fmt.Fprintf(w, "\nThe web console: %s/ (sign in with any key above; 中文 / English in its header)\n", url)
 	fmt.Fprintf(w, "\nTry:  curl -H 'Authorization: Bearer <operator key>' %s/api/v1/participants\n", url)
 	fmt.Fprintf(w, "      go run ./cmd/dataport verify -key '%s' -entries %s/log\n\n", ledgerLog.VerifierKey(), url)
 	return nil

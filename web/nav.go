@@ -1,0 +1,46 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/dataport/dataport"
+)
+
+// navItem is an entry of the header's navigation. A page for some roles adds its
+// entry here with them; an entry without roles is everyone's.
+type navItem struct {
+	Path  string
+	Label string // message key
+	Roles []dataport.Role
+	Under []string // other paths whose pages belong to the entry (a product page to the catalog)
+}
+
+var navigation = []navItem{
+	{Path: "/catalog", Label: "nav.catalog", Under: []string{"/products/"}},
+}
+
+// navLink is an entry as one page shows it.
+type navLink struct {
+	Path    string
+	Label   string
+	Current bool
+}
+
+// navFor returns the entries the actor's roles open, the one holding path marked.
+func navFor(actor dataport.Actor, path string) []navLink {
+	if actor.Anonymous() {
+		return nil
+	}
+	var out []navLink
+	for _, it := range navigation {
+		if len(it.Roles) > 0 && !actor.Has(it.Roles...) {
+			continue
+		}
+		current := path == it.Path || strings.HasPrefix(path, it.Path+"/")
+		for _, u := range it.Under {
+			current = current || strings.HasPrefix(path, u)
+		}
+		out = append(out, navLink{Path: it.Path, Label: it.Label, Current: current})
+	}
+	return out
+}

@@ -1,0 +1,19 @@
+package web
+
+// routes lists every page of the console. The REST API keeps /api/v1/, /docs,
+// /openapi.*, /log/, /dsp and the other paths of api/routes.go; the console takes
+// only the paths below (Console.Serves), so the two share one server.
+func (c *Console) routes() {
+	c.mux.Handle("GET /static/", c.static) // embedded styles, icon and htmx
+	c.mux.HandleFunc("GET /favicon.ico", c.favicon)
+
+	c.page("GET /{$}", anyone, c.home)
+	c.page("GET /login", anyone, c.signInPage)
+	c.page("POST /login", anyone, c.signIn)
+	c.page("POST /logout", signedIn, c.signOut)
+	c.page("GET /lang/{lang}", anyone, c.switchLang)
+
+	// Everyone's pages: the catalog and the product page.
+	c.page("GET /catalog", signedIn, c.catalog)
+	c.page("GET /products/{id}", signedIn, c.product)
+}

@@ -1,0 +1,106 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/dataport/dataport"
+)
+
+// home sends a visitor to the catalog, or to the sign-in page first.
+func (c *Console) home(q *Request) error {
+	if q.Session == nil {
+		q.Redirect("/login")
+		return nil
+	}
+	q.Redirect("/catalog")
+	return nil
+}
+
+// signInData is the sign-in page's data.
+type signInData struct {
+	Form *Form
+	// SignedOut says why the last session ended, when it did not end by signing out.
+	SignedOut string
+}
+
+func (c *Console) signInPage(q *Request) error {
+	if q.Session != nil {
+		q.Redirect(localPath(q.URL.Query().Get("next"), "/catalog"))
+		return nil
+	}
+	d := signInData{Form: NewForm(nil)}
+	d.Form.Values.Set("next", localPath(q.URL.Query().Get("next"), ""))
+	if reason := q.URL.Query().Get("signout"); reason != "" {
+		if _, ok := parseSignOut(reason); ok {
+			d.SignedOut = reason
+		}
+	}
+	return q.Render(http.StatusOK, "login", d)
+}
+
+func parseSignOut(s string) (signOutReason, bool) {
+	for _, r := range enums["signout"] {
+		if r == s {
+			return signOutReason(s), true
+		}
+	}
+	return "", false
+}
+
+// signIn checks the API key typed into the form with the registry and starts a
+// session. A wrong key, a revoked or expired one, or a suspended participant is
+// answered at the key's input, and no session is made.
+func (c *Console) signIn(q *Request) error {
+	f := q.Form()
+	key := f.Get("key")
+	if key == "" {
+		f.Fail("key", q.T("signin.error.required"))
+		return q.Render(http.StatusUnprocessableEntity, "login", signInData{Form: f})
+	}
+	token, s, err := c.startSession(q.Context(), key)
+	switch dataport.KindOf(err) {
+	case dataport.KindUnauthorized:
+		f.Fail("key", q.T("signin.error.key"))
+	case dataport.KindForbidden:
+		f.Fail("key", q.T("signin.error.suspended"))
+	}
+	// Whatever was typed is a secret: it is never sent back in the form.
+	f.Values.Del("key")
+	if f.Invalid() {
+		return q.Render(http.StatusUnprocessableEntity, "login", signInData{Form: f})
+	}
+	if err != nil {
+		return err
+	}
+	setCookie(q.W, q.Request, sessionCookie, token, s.ExpiresAt, false)
+	q.Redirect(localPath(f.Get("next"), "/catalog"))
+	return nil
+}
+
+// signOut ends the session.
+func (c *Console) signOut(q *Request) error {
+	c.endSession(q.Context(), q.Session)
+	setCookie(q.W, q.Request, sessionCookie, "", time.Time{}, false)
+	q.Redirect("/login")
+	return nil
+}
+
+// switchLang remembers the language chosen with the switch, for a year, and goes
+// back to the page it was chosen on. It is a link, not a form, so that it works
+// everywhere without script; it changes nothing but the visitor's own cookie.
+func (c *Console) switchLang(q *Request) error {
+	l, ok := parseLang(q.PathValue("lang"))
+	if !ok {
+		return dataport.Errorf("web.switchLang", dataport.KindNotFound, "no language %q", q.PathValue("lang"))
+	}
+	expires := c.deps.DB.Clock().Now().AddDate(1, 0, 0)
+	setCookie(q.W, q.Request, langCookie, string(l), expires, false)
+	to := localPath(q.URL.Query().Get("next"), "/")
+	if q.Header.Get("HX-Request") == "true" {
+		q.W.Header().Set("HX-Redirect", to)
+		return nil
+	}
+	http.Redirect(q.W, q.Request, to, http.StatusSeeOther)
+	return nil
+}
