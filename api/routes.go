@@ -11,7 +11,7 @@ import (
 func (s *Server) routes(mux *http.ServeMux) {
 	// Operations: plain handlers, outside the OpenAPI document.
 	mux.Handle("GET /metrics", s.metrics.handler)
-	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound)) // until the console lands
+	mux.Handle("GET /{$}", http.RedirectHandler("/docs", http.StatusFound)) // a server without the console (Deps.Console nil): / leads to the docs
 	mux.Handle("GET /docs", s.docsHandler())
 	mux.Handle("GET /docs/", s.docsHandler())
 

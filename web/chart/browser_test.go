@@ -10,16 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/dataport/dataport/internal/testenv"
+	"github.com/dataport/dataport/internal/browsertest"
 	"github.com/dataport/dataport/web/chart"
 )
 
@@ -33,37 +29,10 @@ import (
 // the server for nothing else and breaks no policy. Screenshots of both
 // widths are saved as test artifacts (go test -artifacts).
 func TestChartsInChromium(t *testing.T) {
-	chromium := testenv.Tool(t, "DATAPORT_TEST_CHROMIUM", "chromium")
-	profile := t.TempDir() // made first, removed last, after the browser exits
-
 	srv := httptest.NewServer(chartPage(t))
 	defer srv.Close()
 	server, _ := url.Parse(srv.URL)
-
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // tests run as root in CI, where Chromium's sandbox refuses to start
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.NoFirstRun,
-		// Only the page's own traffic: no background requests to wait on.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(profile),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	var seen activity
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(seen.record))
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
+	tab, seen := browsertest.Start(t, 90*time.Second)
 
 	artifacts := t.ArtifactDir()
 	for _, v := range []struct {
@@ -84,7 +53,7 @@ func TestChartsInChromium(t *testing.T) {
 		}
 		resp, err := chromedp.Run(tab, chromedp.NavigateResponse(srv.URL+"/?"+v.name))
 		if err != nil {
-			t.Fatalf("%s: open the page: %v\n%s", v.name, err, seen.report())
+			t.Fatalf("%s: open the page: %v\n%s", v.name, err, seen.Report())
 		}
 		if resp.Status != http.StatusOK {
 			t.Fatalf("%s: status %d", v.name, resp.Status)
@@ -125,16 +94,13 @@ func TestChartsInChromium(t *testing.T) {
 		t.Logf("%s: %s; %+v", v.name, path, m)
 	}
 
-	for _, r := range seen.requestURLs() {
-		u, err := url.Parse(r)
-		if err != nil || u.Host != server.Host {
-			t.Errorf("the page requested %s, which is not the test server", r)
-		}
+	for _, r := range seen.Outside(server) {
+		t.Errorf("the page requested %s, which is not the test server", r)
 	}
-	for _, v := range seen.violations() {
+	for _, v := range seen.Security() {
 		t.Errorf("Content-Security-Policy violation: %s", v)
 	}
-	if errs := seen.errors(); len(errs) > 0 {
+	if errs := append(seen.Exceptions(), seen.Errors()...); len(errs) > 0 {
 		t.Errorf("the browser reported errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
@@ -274,60 +240,3 @@ const measureJS = `(() => {
   return {charts: figures.length, problems, viewWidth: innerWidth,
     scrollWidth: document.documentElement.scrollWidth, smallestTick};
 })()`
-
-// activity records what the page did: its requests, policy violations and
-// errors. record runs in the loop that reads the browser's messages, so it
-// only appends.
-type activity struct {
-	mu       sync.Mutex
-	requests []string
-	csp      []string
-	errs     []string
-}
-
-func (a *activity) record(ev any) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch ev := ev.(type) {
-	case *network.EventRequestWillBeSent:
-		if ev.Request != nil {
-			a.requests = append(a.requests, ev.Request.URL)
-		}
-	case *runtime.EventExceptionThrown:
-		if ev.ExceptionDetails != nil {
-			a.errs = append(a.errs, "uncaught: "+ev.ExceptionDetails.Text)
-		}
-	case *log.EventEntryAdded:
-		if e := ev.Entry; e != nil {
-			if e.Source == log.EntrySourceSecurity {
-				a.csp = append(a.csp, e.Text)
-			} else if e.Level == log.EntryLevelError {
-				a.errs = append(a.errs, fmt.Sprintf("%s: %s %s", e.Source, e.Text, e.URL))
-			}
-		}
-	}
-}
-
-func (a *activity) requestURLs() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.requests...)
-}
-
-func (a *activity) violations() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.csp...)
-}
-
-func (a *activity) errors() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.errs...)
-}
-
-func (a *activity) report() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return fmt.Sprintf("requests: %q\nCSP: %q\nerrors: %q", a.requests, a.csp, a.errs)
-}
