@@ -7,17 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/dataport/dataport"
-	"github.com/dataport/dataport/internal/testenv"
+	"github.com/dataport/dataport/internal/browsertest"
 )
 
 // artifactsEnv names the folder the browser tests save their screenshots in (CI
@@ -34,72 +30,9 @@ const artifactsEnv = "DATAPORT_ARTIFACTS"
 // Content-Security-Policy may refuse nothing. Each main page is saved as a
 // screenshot in both languages.
 func TestConsoleInBrowser(t *testing.T) {
-	chromium := testenv.Tool(t, "DATAPORT_TEST_CHROMIUM", "chromium")
-	profile := t.TempDir() // made first, removed last: after the browser exits
-	shots := artifacts(t)
 	x := seeded(t)
-	server, err := url.Parse(x.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// One deadline for the whole walk, browser start included, so that a browser
-	// that hangs fails the test instead of stalling the run; it is generous,
-	// since the race detector slows the server many times over.
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root, where Chromium refuses its sandbox
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.NoFirstRun,
-		// The browser itself stays quiet: the only traffic is the pages'.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.Flag("accept-lang", "en-US,en"),
-		chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(profile),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	var seen activity
-	tab, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(seen.record))
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start %s: %v", chromium, err)
-	}
-	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		wait, done := context.WithTimeout(tab, time.Minute)
-		defer done()
-		if err := chromedp.Do(wait, actions...); err != nil {
-			t.Fatalf("%s: %v\npage:\n%s\n%s", what, err, clip(text(tab)), seen.report())
-		}
-	}
-	until := func(what, js string) {
-		t.Helper()
-		if err := waitFor(tab, js); err != nil {
-			t.Fatalf("%s (%s): %v\npage:\n%s\n%s", what, js, err, clip(text(tab)), seen.report())
-		}
-	}
-	shoot := func(name string) {
-		t.Helper()
-		if marked, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.outerHTML.includes("⟦")`)); err != nil || marked {
-			t.Errorf("%s shows a missing message (or could not be read: %v):\n%s", name, err, clip(text(tab)))
-		}
-		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cr := startChrome(t, x)
+	tab, step, until, shoot := cr.tab, cr.step, cr.until, cr.shoot
 
 	// Signed out, the console opens at its sign-in page, in the browser's
 	// language. A wrong key is answered at the key's input, in place (htmx swaps
@@ -192,25 +125,93 @@ func TestConsoleInBrowser(t *testing.T) {
 	shoot("error-zh")
 
 	// Nothing left the server, nothing failed.
-	requests := seen.requestURLs()
-	if len(requests) < 10 {
-		t.Errorf("only %d requests were seen: the listener is not working", len(requests))
+	cr.finish(10)
+}
+
+// chrome is a Chromium tab on the exchange's console, for the browser tests: each
+// step waits for its condition with a generous timeout, every request the pages
+// make is recorded, and pages are saved as screenshots.
+type chrome struct {
+	t      *testing.T
+	x      *exchange
+	tab    context.Context
+	seen   *browsertest.Activity
+	shots  string
+	server *url.URL
+}
+
+// startChrome starts Debian's Chromium (DATAPORT_TEST_CHROMIUM) with a fresh
+// profile; it stops when the test ends.
+func startChrome(t *testing.T, x *exchange) *chrome {
+	t.Helper()
+	cr := &chrome{t: t, x: x, shots: artifacts(t)}
+	var err error
+	if cr.server, err = url.Parse(x.srv.URL); err != nil {
+		t.Fatal(err)
 	}
-	for _, r := range requests {
-		if strings.HasPrefix(r, "data:") {
-			continue // inline content, no request on the wire
-		}
-		if u, err := url.Parse(r); err != nil || u.Host != server.Host {
-			t.Errorf("the console requested %s, which is not the exchange %s", r, server.Host)
-		}
+	// One deadline for the whole walk, generous since the race detector slows the
+	// server many times over; an English browser, so that the language the console
+	// picks first is the Accept-Language's.
+	cr.tab, cr.seen = browsertest.Start(t, 4*time.Minute,
+		chromedp.Flag("lang", "en-US"), chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1280, 900))
+	return cr
+}
+
+// step runs actions, within a minute.
+func (cr *chrome) step(what string, actions ...chromedp.Action[chromedp.Void]) {
+	cr.t.Helper()
+	wait, done := context.WithTimeout(cr.tab, time.Minute)
+	defer done()
+	if err := chromedp.Do(wait, actions...); err != nil {
+		cr.t.Fatalf("%s: %v\npage:\n%s\n%s", what, err, clip(text(cr.tab)), cr.seen.Report())
 	}
-	for _, c := range seen.problems() {
+}
+
+// until waits for a JavaScript condition to hold on the page.
+func (cr *chrome) until(what, js string) {
+	cr.t.Helper()
+	if err := waitFor(cr.tab, js); err != nil {
+		cr.t.Fatalf("%s (%s): %v\npage:\n%s\n%s", what, js, err, clip(text(cr.tab)), cr.seen.Report())
+	}
+}
+
+// shoot checks the page shows no missing message and saves it as name.png.
+func (cr *chrome) shoot(name string) {
+	cr.t.Helper()
+	if marked, err := chromedp.Run(cr.tab, chromedp.Evaluate[bool](`document.documentElement.outerHTML.includes("⟦")`)); err != nil || marked {
+		cr.t.Errorf("%s shows a missing message (or could not be read: %v):\n%s", name, err, clip(text(cr.tab)))
+	}
+	png, err := chromedp.Run(cr.tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		cr.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(cr.shots, name+".png"), png, 0o644); err != nil {
+		cr.t.Fatal(err)
+	}
+}
+
+// finish checks that at least min requests were seen, none of them to another
+// host than the exchange's, and that no script failed and the
+// Content-Security-Policy refused nothing.
+func (cr *chrome) finish(min int) {
+	t := cr.t
+	t.Helper()
+	if n := len(cr.seen.Requests()); n < min {
+		t.Errorf("only %d requests were seen: the listener is not working", n)
+	}
+	for _, r := range cr.seen.Outside(cr.server) {
+		t.Errorf("the console requested %s, which is not the exchange %s", r, cr.server.Host)
+	}
+	// The wrong key's 422 and the error page's 404 are pages under test, not
+	// failures; uncaught exceptions, console errors and what the
+	// Content-Security-Policy refused are.
+	for _, c := range append(append(cr.seen.Exceptions(), cr.seen.Errors()...), cr.seen.Security()...) {
 		t.Errorf("the page reported: %s", c)
 	}
 	if t.Failed() {
-		t.Log(seen.report())
+		t.Log(cr.seen.Report())
 	}
-	t.Logf("screenshots in %s", shots)
+	t.Logf("screenshots in %s", cr.shots)
 }
 
 // artifacts returns the folder for this test's screenshots.
@@ -264,94 +265,4 @@ func text(ctx context.Context) string {
 		return fmt.Sprintf("(page text unavailable: %v)", err)
 	}
 	return s
-}
-
-// activity records what the pages did. record runs in the loop that reads the
-// browser's messages: it only appends.
-type activity struct {
-	mu       sync.Mutex
-	requests []string
-	urls     map[network.RequestID]string
-	failed   []string
-	console  []string
-	bad      []string // exceptions, console errors, Content-Security-Policy refusals
-}
-
-func (a *activity) record(ev any) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch ev := ev.(type) {
-	case *network.EventRequestWillBeSent:
-		if ev.Request == nil {
-			return
-		}
-		a.requests = append(a.requests, ev.Request.URL)
-		if a.urls == nil {
-			a.urls = map[network.RequestID]string{}
-		}
-		a.urls[ev.RequestID] = ev.Request.URL
-	case *network.EventLoadingFailed:
-		a.failed = append(a.failed, a.urls[ev.RequestID]+": "+ev.ErrorText)
-	case *runtime.EventExceptionThrown:
-		if d := ev.ExceptionDetails; d != nil {
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-			a.bad = append(a.bad, "uncaught: "+msg)
-		}
-	case *runtime.EventConsoleAPICalled:
-		var parts []string
-		for _, arg := range ev.Args {
-			if arg.Description != "" {
-				parts = append(parts, arg.Description)
-			} else {
-				parts = append(parts, string(arg.Value))
-			}
-		}
-		line := "console." + string(ev.Type) + ": " + strings.Join(parts, " ")
-		a.console = append(a.console, line)
-		if ev.Type == runtime.ConsoleAPICalledTypeError {
-			a.bad = append(a.bad, line)
-		}
-	case *log.EventEntryAdded:
-		if e := ev.Entry; e != nil {
-			line := fmt.Sprintf("%s %s: %s %s", e.Level, e.Source, e.Text, e.URL)
-			a.console = append(a.console, line)
-			// The wrong key's 422 and the error page's 404 are logged as failed
-			// loads; they are the pages under test. Anything the
-			// Content-Security-Policy refused is not.
-			if e.Source == log.EntrySourceSecurity {
-				a.bad = append(a.bad, line)
-			}
-		}
-	}
-}
-
-func (a *activity) requestURLs() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.requests...)
-}
-
-func (a *activity) problems() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.bad...)
-}
-
-func (a *activity) report() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var b strings.Builder
-	for _, s := range []struct {
-		name  string
-		lines []string
-	}{{"requests", a.requests}, {"failed loads", a.failed}, {"console", a.console}} {
-		fmt.Fprintf(&b, "%s (%d):\n", s.name, len(s.lines))
-		for _, l := range s.lines {
-			fmt.Fprintf(&b, "  %s\n", l)
-		}
-	}
-	return b.String()
 }

@@ -35,6 +35,9 @@ import (
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/credit"
+	"github.com/dataport/dataport/finance"
+	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
 )
@@ -51,6 +54,12 @@ type Deps struct {
 	// SessionTTL is how long a session lasts at most; 12 hours when zero. A
 	// session also ends with its API key's expiry.
 	SessionTTL time.Duration
+
+	// Finance, Credit and Lending serve the merchant's dashboard and the
+	// financial institution's page.
+	Finance *finance.Service
+	Credit  *credit.Service
+	Lending *lending.Service
 }
 
 // Console is the web console: an http.Handler for the console's own paths.

@@ -21,9 +21,12 @@ import (
 	"github.com/dataport/dataport/blob"
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
+	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
+	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/ledger"
+	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -52,6 +55,9 @@ type exchange struct {
 	world    demo.World
 	operator dataport.Actor
 	keys     map[dataport.Role]string // an API key for each role of the demo world
+	fin      *finance.Service
+	cred     *credit.Service
+	lend     *lending.Service
 	close    func()
 }
 
@@ -164,9 +170,19 @@ func build(dir string, clock dataport.Clock, withCatalog bool) (*exchange, error
 		}
 		x.keys[h.Role] = token
 	}
-	console := web.New(web.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Compliance: x.rules})
+	// The financing side, joined as `dataport serve` joins it (financing_test.go).
+	x.fin = finance.New(db, x.reg, finance.Options{SpoolDir: filepath.Join(dir, "spool")})
+	x.lend = lending.New(db, x.reg, lending.Options{LiveLimits: x.fin})
+	x.reg.OnSuspension(x.lend.SuspensionCascade)
+	if x.cred, err = credit.New(db, x.reg, x.fin, nil, credit.Options{}); err != nil {
+		return fail(err)
+	}
+	wireFinancing(x.fin, x.cred, x.lend)
+	console := web.New(web.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Compliance: x.rules,
+		Finance: x.fin, Credit: x.cred, Lending: x.lend})
 	server := api.NewServer(api.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Notify: notifier, Compliance: x.rules,
 		Trade: deals, Delivery: deliveries, Filings: ledger.NewReader(db), Log: lg, Version: "test", Blobs: blobs,
+		Finance: x.fin, Credit: x.cred, Lending: x.lend,
 		Console: console})
 	x.srv = httptest.NewServer(server)
 	closers = append(closers, x.srv.Close)

@@ -17,6 +17,8 @@ type navItem struct {
 
 var navigation = []navItem{
 	{Path: "/catalog", Label: "nav.catalog", Under: []string{"/products/"}},
+	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},
+	{Path: "/institution", Label: "nav.institution", Roles: []dataport.Role{dataport.RoleFinancialInstitution}},
 }
 
 // navLink is an entry as one page shows it.

@@ -1,5 +1,7 @@
 package web
 
+import "github.com/dataport/dataport"
+
 // routes lists every page of the console. The REST API keeps /api/v1/, /docs,
 // /openapi.*, /log/, /dsp and the other paths of api/routes.go; the console takes
 // only the paths below (Console.Serves), so the two share one server.
@@ -16,4 +18,10 @@ func (c *Console) routes() {
 	// Everyone's pages: the catalog and the product page.
 	c.page("GET /catalog", signedIn, c.catalog)
 	c.page("GET /products/{id}", signedIn, c.product)
+
+	// The merchant's dashboard and the financial institution's page.
+	c.page("GET /merchant", signedIn, c.merchant, dataport.RoleMerchant)
+	c.page("POST /merchant/decide", signedIn, c.merchantDecide, dataport.RoleMerchant)
+	c.page("POST /merchant/batches", signedIn, c.merchantUpload, dataport.RoleMerchant)
+	c.page("GET /institution", signedIn, c.institution, dataport.RoleFinancialInstitution)
 }

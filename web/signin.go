@@ -13,8 +13,21 @@ func (c *Console) home(q *Request) error {
 		q.Redirect("/login")
 		return nil
 	}
-	q.Redirect("/catalog")
+	q.Redirect(landing(q.Actor))
 	return nil
+}
+
+// landing is where a signed-in participant starts: its own work when its role has
+// a page of it (a merchant its dashboard, a financial institution its portfolio),
+// the catalog otherwise.
+func landing(actor dataport.Actor) string {
+	switch {
+	case actor.Has(dataport.RoleMerchant):
+		return "/merchant"
+	case actor.Has(dataport.RoleFinancialInstitution):
+		return "/institution"
+	}
+	return "/catalog"
 }
 
 // signInData is the sign-in page's data.
@@ -26,7 +39,7 @@ type signInData struct {
 
 func (c *Console) signInPage(q *Request) error {
 	if q.Session != nil {
-		q.Redirect(localPath(q.URL.Query().Get("next"), "/catalog"))
+		q.Redirect(localPath(q.URL.Query().Get("next"), landing(q.Actor)))
 		return nil
 	}
 	d := signInData{Form: NewForm(nil)}
@@ -74,7 +87,7 @@ func (c *Console) signIn(q *Request) error {
 		return err
 	}
 	setCookie(q.W, q.Request, sessionCookie, token, s.ExpiresAt, false)
-	q.Redirect(localPath(f.Get("next"), "/catalog"))
+	q.Redirect(localPath(f.Get("next"), landing(s.Actor)))
 	return nil
 }
 

@@ -470,7 +470,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			DSPSealKey: dspSealKey,
 
 			// The web console at / (package web), in front of the API.
-			Console: web.New(web.Deps{DB: db, Registry: reg, Catalog: cat, Compliance: engine, Logger: log}),
+			Console: web.New(web.Deps{DB: db, Registry: reg, Catalog: cat, Compliance: engine, Logger: log,
+				Finance: finances, Credit: credits, Lending: lendings}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
