@@ -25,6 +25,7 @@ import (
 	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/finance"
+	"github.com/dataport/dataport/financing"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/notify"
@@ -177,7 +178,7 @@ func build(dir string, clock dataport.Clock, withCatalog bool) (*exchange, error
 	if x.cred, err = credit.New(db, x.reg, x.fin, nil, credit.Options{}); err != nil {
 		return fail(err)
 	}
-	wireFinancing(x.fin, x.cred, x.lend)
+	financing.Wire(x.fin, x.cred, x.lend)
 	console := web.New(web.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Compliance: x.rules,
 		Finance: x.fin, Credit: x.cred, Lending: x.lend})
 	server := api.NewServer(api.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Notify: notifier, Compliance: x.rules,

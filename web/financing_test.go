@@ -21,10 +21,8 @@ import (
 	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/credit/merchantsim"
 	"github.com/dataport/dataport/demo"
-	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/lending"
 	"github.com/dataport/dataport/registry"
-	"github.com/dataport/dataport/store"
 )
 
 // The merchant's dashboard and the financial institution's page, over plain HTTP,
@@ -32,32 +30,8 @@ import (
 // attested batches through finance, their credit decided by credit (which
 // publishes the offers through lending), a consent, subscriptions and a loan.
 
-// wireFinancing joins finance, credit and lending as cmd/dataport's wireFinancing
-// does (package main cannot be imported): a decision publishes its offers in its
-// own transaction, and settled receivables repay loans.
-func wireFinancing(fin *finance.Service, cred *credit.Service, lend *lending.Service) {
-	cred.OnDecided(func(tx *store.Tx, d credit.Decision) error {
-		v := lending.CreditView{DecisionID: d.ID, MerchantID: d.MerchantID, DecidedAt: d.DecidedAt, ModelID: d.Model.ID,
-			FeatureHash: d.FeatureHash, Score: int(d.Score), PD: d.PD, Grade: string(d.Grade), Line: d.Line, FilingSeq: d.FilingSeq}
-		for _, r := range d.Reasons {
-			v.Reasons = append(v.Reasons, fmt.Sprintf("%s: %s", r.Characteristic, r.Bin))
-		}
-		return lend.Publish(tx, v)
-	})
-	fin.OnApplied(func(tx *store.Tx, a finance.Applied) error {
-		for _, c := range a.Currencies {
-			if c.SettledAmount > 0 {
-				if err := lend.Settled(tx, a.MerchantID, c.Currency, c.SettledAmount, a.At); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// financing is the shared exchange's financing world.
-type financing struct {
+// financeWorld is the shared exchange's financing world.
+type financeWorld struct {
 	merchant    registry.Participant // the demo's frozen-meat merchant: a decision, an offer, a loan
 	merchantKey string
 	bank        registry.Participant // the institution it consents to
@@ -68,13 +42,13 @@ type financing struct {
 
 var (
 	financedOnce sync.Once
-	financed     financing
+	financed     financeWorld
 	financedErr  error
 )
 
 // financedWorld seeds the shared exchange's financing side once: demo.SeedFinance,
 // then the merchant takes its first offer.
-func financedWorld(t testing.TB) (*exchange, financing) {
+func financedWorld(t testing.TB) (*exchange, financeWorld) {
 	t.Helper()
 	x := seeded(t)
 	financedOnce.Do(func() { financed, financedErr = seedFinancing(x) })
@@ -84,9 +58,9 @@ func financedWorld(t testing.TB) (*exchange, financing) {
 	return x, financed
 }
 
-func seedFinancing(x *exchange) (financing, error) {
+func seedFinancing(x *exchange) (financeWorld, error) {
 	ctx := context.Background()
-	var f financing
+	var f financeWorld
 	fw, err := demo.SeedFinance(ctx, demo.FinanceServices{Finance: x.fin, Credit: x.cred, Lending: x.lend}, x.world, x.clock.Now())
 	if err != nil {
 		return f, err

@@ -2,73 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/dataport/dataport"
-	"github.com/dataport/dataport/credit"
 	"github.com/dataport/dataport/finance"
-	"github.com/dataport/dataport/lending"
-	"github.com/dataport/dataport/store"
 )
-
-// wireFinancing joins the financing side's capabilities, each of which declares
-// what it needs of the others (ARCHITECTURE: narrow interfaces):
-//
-//   - every credit decision publishes offers to the institutions whose
-//     subscriptions it meets, in the decision's own transaction: a decision is
-//     never filed without its offers, nor an offer without its decision;
-//   - every applied batch or stream chunk that settles receivables repays the
-//     merchant's open loans from the settled money in the same transaction (T+0);
-//     receivables that arrive already settled (old history) repay nothing, as no
-//     loan financed them.
-//
-// Ad-spend loans are capped by the live limit through lending.Options.LiveLimits,
-// set where the lending service is made.
-func wireFinancing(fin *finance.Service, cred *credit.Service, lend *lending.Service) {
-	cred.OnDecided(func(tx *store.Tx, d credit.Decision) error {
-		return lend.Publish(tx, creditView(d))
-	})
-	fin.OnApplied(func(tx *store.Tx, a finance.Applied) error {
-		for _, c := range a.Currencies {
-			if c.SettledAmount <= 0 {
-				continue
-			}
-			if err := lend.Settled(tx, a.MerchantID, c.Currency, c.SettledAmount, a.At); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// creditView is what lending is told of a decision. Reasons read as the
-// characteristic and the attribute it fell in; features are the decision's
-// numeric inputs (missing ones are left out, so a rule reading one fails as a
-// rule over a missing feature, never as zero).
-func creditView(d credit.Decision) lending.CreditView {
-	v := lending.CreditView{
-		DecisionID: d.ID, MerchantID: d.MerchantID, DecidedAt: d.DecidedAt,
-		ModelID: d.Model.ID, FeatureHash: d.FeatureHash, Score: int(d.Score), PD: d.PD,
-		Grade: string(d.Grade), Line: d.Line, FilingSeq: d.FilingSeq,
-		Features: map[string]float64{},
-	}
-	for _, r := range d.Reasons {
-		v.Reasons = append(v.Reasons, fmt.Sprintf("%s: %s (−%.0f points)", r.Characteristic, r.Bin, r.PointsLost))
-	}
-	for name, x := range d.Inputs {
-		switch n := x.(type) {
-		case float64:
-			v.Features[name] = n
-		case int64:
-			v.Features[name] = float64(n)
-		case int:
-			v.Features[name] = float64(n)
-		}
-	}
-	return v
-}
 
 // sweepLiveLimits files the live-limit changes that time alone makes (a stream
 // that stopped triggers no apply), every interval until ctx ends.

@@ -31,6 +31,7 @@ import (
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/dsp"
 	"github.com/dataport/dataport/finance"
+	"github.com/dataport/dataport/financing"
 	"github.com/dataport/dataport/harvest"
 	"github.com/dataport/dataport/harvest/dcat"
 	"github.com/dataport/dataport/harvest/dsppeer"
@@ -435,7 +436,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// Merchants list their own data as products of the catalog, from what finance attested.
 	credits.ListThrough(cat, finances)
-	wireFinancing(finances, credits, lendings)
+	financing.Wire(finances, credits, lendings)
 	// Live limits follow the clock as well as the stream: windows slide, and a
 	// seller whose paid orders stopped sees its limit fall on the next read; the
 	// sweep files those changes every second.
