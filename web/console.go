@@ -156,6 +156,25 @@ func (c *Console) page(pattern string, who access, handle func(*Request) error, 
 	}))
 }
 
+// maxFormBytes bounds a form's body; a multipart upload may add maxUpload.
+const maxFormBytes = 1 << 20
+
+// bodyLimit is how much of a request's body the console reads.
+func bodyLimit(r *http.Request) int64 {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		return maxUpload + maxFormBytes
+	}
+	return maxFormBytes
+}
+
+// readForm reads a request's form, within its bound, and says why it could not.
+func readForm(r *http.Request) error {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		return r.ParseMultipartForm(32 << 20)
+	}
+	return r.ParseForm()
+}
+
 func (c *Console) serve(w http.ResponseWriter, r *http.Request, who access, roles []dataport.Role, handle func(*Request) error) {
 	h := w.Header()
 	// The pages hold what only the signed-in participant may see: never cached,
@@ -195,6 +214,13 @@ func (c *Console) serve(w http.ResponseWriter, r *http.Request, who access, role
 		return
 	}
 	if changes(r.Method) {
+		// The body is bounded before anything reads it: the CSRF check reads the
+		// form, a multipart upload's file included.
+		r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r))
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(readForm(r), &tooBig) {
+			q.fail(dataport.Errorf("web."+r.Pattern, dataport.KindTooLarge, "the form is larger than %d bytes", tooBig.Limit))
+			return
+		}
 		if err := c.csrf.Check(r); err != nil || !csrfValid(r, s) {
 			q.fail(errCSRF)
 			return

@@ -63,3 +63,21 @@ func TestCSRF(t *testing.T) {
 		t.Errorf("sign out ended %d sessions, want 1", before-x.sessions(t))
 	}
 }
+
+// A form larger than the console reads is refused before anything reads it whole —
+// the CSRF check included — with the 413 page, and changes nothing.
+func TestOversizedFormRefused(t *testing.T) {
+	x := seeded(t)
+	b := x.browser(t)
+	b.signIn(x.keys[dataport.RoleBuyer])
+	before := x.sessions(t)
+	big := url.Values{"q": {strings.Repeat("港", 1<<19)}} // 1.5 MB of text, encoded larger
+	p := b.post("/logout", big)
+	if p.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an oversized form: %s", describe(p))
+	}
+	if x.sessions(t) != before {
+		t.Fatal("the refused sign-out ended the session")
+	}
+	b.mustPage("/catalog", http.StatusOK) // still signed in
+}

@@ -132,11 +132,10 @@ const maxUpload = 64 << 20
 // merchantUpload ingests a batch of order data (a CSV or JSON lines file) and shows
 // the dashboard with the batch's report in place.
 func (c *Console) merchantUpload(q *Request) error {
-	q.Request.Body = http.MaxBytesReader(q.W, q.Request.Body, maxUpload)
 	form := NewForm(nil)
 	file, header, err := q.FormFile("file")
-	// A form that carries its CSRF token as a field was read whole by the CSRF
-	// check, before the limit above applied: its file's size is checked here.
+	// The body was bounded before the CSRF check read it (Console.serve, bodyLimit),
+	// with room for the form's other fields: the file's own size is checked here.
 	if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) || (err == nil && header.Size > maxUpload) {
 		if file != nil {
 			file.Close()
