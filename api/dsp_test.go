@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -441,18 +442,32 @@ func TestDSPSuspendedSupplierAbsent(t *testing.T) {
 // of steps; a step marked bad is a message the provider must refuse with 400 and a
 // ContractNegotiationError, the state unchanged (GET, the deal and dsp_negotiations).
 
-// consumerCallback is the connector's callback endpoints.
-type consumerCallback struct {
-	t   *testing.T
-	srv *httptest.Server
-	got chan dsp.Message
+// callbackServer is the connector's callback endpoints for one process (negotiations
+// or transfers): it decodes and validates every message the provider posts
+// (dsp.Decode), checks it went to its consumer pid's address, and queues it with the
+// credentials it came with.
+type callbackServer struct {
+	t    *testing.T
+	srv  *httptest.Server
+	got  chan received
+	down atomic.Bool // while set, every post is answered 503
 }
 
-func newConsumerCallback(t *testing.T) *consumerCallback {
-	c := &consumerCallback{t: t, got: make(chan dsp.Message, 16)}
+// received is one message the provider posted, with the credentials it came with.
+type received struct {
+	msg           dsp.Message
+	authorization string
+}
+
+func newCallbackServer(t *testing.T, process string, kinds map[string]func() dsp.Message) *callbackServer {
+	c := &callbackServer{t: t, got: make(chan received, 16)}
 	mux := http.NewServeMux()
 	handle := func(suffix string, fresh func() dsp.Message) {
-		mux.HandleFunc("POST /cb/negotiations/{consumerPid}/"+suffix, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("POST /cb/"+process+"/{consumerPid}/"+suffix, func(w http.ResponseWriter, r *http.Request) {
+			if c.down.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
 			raw, _ := io.ReadAll(r.Body)
 			m := fresh()
 			if err := dsp.Decode(raw, m); err != nil {
@@ -463,39 +478,63 @@ func newConsumerCallback(t *testing.T) *consumerCallback {
 			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("the provider's %s: Content-Type %q", suffix, ct)
 			}
-			c.got <- m
+			var pid struct {
+				ConsumerPID string `json:"consumerPid"`
+			}
+			json.Unmarshal(raw, &pid)
+			if pid.ConsumerPID != r.PathValue("consumerPid") {
+				t.Errorf("the provider's %s for %s went to %s", suffix, pid.ConsumerPID, r.URL.Path)
+			}
+			c.got <- received{msg: m, authorization: r.Header.Get("Authorization")}
 			w.WriteHeader(http.StatusOK)
 		})
 	}
-	handle("offers", func() dsp.Message { return &dsp.ContractOfferMessage{} })
-	handle("agreement", func() dsp.Message { return &dsp.ContractAgreementMessage{} })
-	handle("events", func() dsp.Message { return &dsp.ContractNegotiationEventMessage{} })
-	handle("termination", func() dsp.Message { return &dsp.ContractNegotiationTerminationMessage{} })
+	for suffix, fresh := range kinds {
+		handle(suffix, fresh)
+	}
 	c.srv = httptest.NewServer(mux)
 	t.Cleanup(c.srv.Close)
 	return c
 }
 
 // next returns the next message the provider posted.
-func (c *consumerCallback) next() dsp.Message {
+func (c *callbackServer) next() received {
 	c.t.Helper()
 	select {
 	case m := <-c.got:
 		return m
 	case <-time.After(10 * time.Second):
 		c.t.Fatal("the provider posted nothing to the callback address")
-		return nil
+		return received{}
 	}
 }
 
 // none checks that the provider posted nothing more.
-func (c *consumerCallback) none() {
+func (c *callbackServer) none() {
 	c.t.Helper()
 	select {
 	case m := <-c.got:
-		c.t.Fatalf("the provider posted a %s", m.MessageKind())
+		c.t.Fatalf("the provider posted a %s", m.msg.MessageKind())
 	default:
 	}
+}
+
+// consumerCallback is the connector's callback endpoints for negotiations.
+type consumerCallback struct{ *callbackServer }
+
+func newConsumerCallback(t *testing.T) *consumerCallback {
+	return &consumerCallback{newCallbackServer(t, "negotiations", map[string]func() dsp.Message{
+		"offers":      func() dsp.Message { return &dsp.ContractOfferMessage{} },
+		"agreement":   func() dsp.Message { return &dsp.ContractAgreementMessage{} },
+		"events":      func() dsp.Message { return &dsp.ContractNegotiationEventMessage{} },
+		"termination": func() dsp.Message { return &dsp.ContractNegotiationTerminationMessage{} },
+	})}
+}
+
+// next returns the next message the provider posted.
+func (c *consumerCallback) next() dsp.Message {
+	c.t.Helper()
+	return c.callbackServer.next().msg
 }
 
 // cnRun is one negotiation between the connector and the server.
@@ -1033,26 +1072,15 @@ func TestDSPNegotiationCallbackDown(t *testing.T) {
 // without waiting for another move, and only once.
 func TestDSPNegotiationSendOwed(t *testing.T) {
 	c := newCNRun(t)
-	var down atomic.Bool
-	inner := c.cb.srv.Config.Handler
-	gated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		inner.ServeHTTP(w, r)
-	}))
-	t.Cleanup(gated.Close)
-	c.cb.srv = gated
 	c.kRequest()
-	down.Store(true)
+	c.cb.down.Store(true)
 	wantStatus(t, c.do("POST", "/api/v1/deals/"+c.dealID+"/offer", c.keyA, map[string]any{"price": 450000}), http.StatusOK)
 	svc := c.server.DSPNegotiationService()
 	if n, err := svc.SendOwed(context.Background()); n != 0 || err == nil {
 		t.Fatalf("SendOwed with the consumer down: %d, %v", n, err)
 	}
 	c.cb.none()
-	down.Store(false)
+	c.cb.down.Store(false)
 	if n, err := svc.SendOwed(context.Background()); n != 1 || err != nil {
 		t.Fatalf("SendOwed: %d, %v", n, err)
 	}

@@ -21,10 +21,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,78 +33,15 @@ import (
 )
 
 // transferCallback is the connector's callback endpoints for transfers.
-type transferCallback struct {
-	t    *testing.T
-	srv  *httptest.Server
-	got  chan received
-	down atomic.Bool // while set, every post is answered 503
-}
-
-// received is one message the provider posted, with the credentials it came with.
-type received struct {
-	msg           dsp.Message
-	authorization string
-}
+type transferCallback = callbackServer
 
 func newTransferCallback(t *testing.T) *transferCallback {
-	c := &transferCallback{t: t, got: make(chan received, 16)}
-	mux := http.NewServeMux()
-	handle := func(suffix string, fresh func() dsp.Message) {
-		mux.HandleFunc("POST /cb/transfers/{consumerPid}/"+suffix, func(w http.ResponseWriter, r *http.Request) {
-			if c.down.Load() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				return
-			}
-			raw, _ := io.ReadAll(r.Body)
-			m := fresh()
-			if err := dsp.Decode(raw, m); err != nil {
-				t.Errorf("the provider's %s does not validate: %v\n%s", suffix, err, raw)
-				w.WriteHeader(http.StatusBadRequest)
-				return
-			}
-			if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-				t.Errorf("the provider's %s: Content-Type %q", suffix, ct)
-			}
-			var pid struct {
-				ConsumerPID string `json:"consumerPid"`
-			}
-			json.Unmarshal(raw, &pid)
-			if pid.ConsumerPID != r.PathValue("consumerPid") {
-				t.Errorf("the provider's %s for %s went to %s", suffix, pid.ConsumerPID, r.URL.Path)
-			}
-			c.got <- received{msg: m, authorization: r.Header.Get("Authorization")}
-			w.WriteHeader(http.StatusOK)
-		})
-	}
-	handle("start", func() dsp.Message { return &dsp.TransferStartMessage{} })
-	handle("completion", func() dsp.Message { return &dsp.TransferCompletionMessage{} })
-	handle("suspension", func() dsp.Message { return &dsp.TransferSuspensionMessage{} })
-	handle("termination", func() dsp.Message { return &dsp.TransferTerminationMessage{} })
-	c.srv = httptest.NewServer(mux)
-	t.Cleanup(c.srv.Close)
-	return c
-}
-
-// next returns the next message the provider posted.
-func (c *transferCallback) next() received {
-	c.t.Helper()
-	select {
-	case m := <-c.got:
-		return m
-	case <-time.After(10 * time.Second):
-		c.t.Fatal("the provider posted nothing to the callback address")
-		return received{}
-	}
-}
-
-// none checks that the provider posted nothing more.
-func (c *transferCallback) none() {
-	c.t.Helper()
-	select {
-	case m := <-c.got:
-		c.t.Fatalf("the provider posted a %s", m.msg.MessageKind())
-	default:
-	}
+	return newCallbackServer(t, "transfers", map[string]func() dsp.Message{
+		"start":       func() dsp.Message { return &dsp.TransferStartMessage{} },
+		"completion":  func() dsp.Message { return &dsp.TransferCompletionMessage{} },
+		"suspension":  func() dsp.Message { return &dsp.TransferSuspensionMessage{} },
+		"termination": func() dsp.Message { return &dsp.TransferTerminationMessage{} },
+	})
 }
 
 // peerTokens is the tokens the consumers' connectors issued to this exchange, by
