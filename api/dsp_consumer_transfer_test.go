@@ -119,7 +119,7 @@ func (r *tpcRun) kitTransferEndpoints() {
 				dsp.WriteError(w, dsp.TransferProcessProtocol, req.PathValue("providerPid"), "", fmt.Errorf("no transfer"))
 				return
 			}
-			provider, consumer := transferPIDs(m)
+			provider, consumer := dsp.PIDsOf(m)
 			if provider != tr.providerPID || consumer != tr.consumerPID {
 				k.t.Errorf("dataport's %s names %s/%s on transfer %s/%s", m.MessageKind(), provider, consumer, tr.providerPID, tr.consumerPID)
 			}
@@ -169,21 +169,6 @@ func (r *tpcRun) kitTransferEndpoints() {
 	}
 	k.mux.HandleFunc("GET /data/{providerPid}", data)
 	k.mux.HandleFunc("GET /data/{providerPid}/{path...}", data)
-}
-
-// transferPIDs reads the pids of a consumer's transfer message.
-func transferPIDs(m dsp.Message) (string, string) {
-	switch m := m.(type) {
-	case *dsp.TransferStartMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.TransferCompletionMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.TransferSuspensionMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.TransferTerminationMessage:
-		return m.ProviderPID, m.ConsumerPID
-	}
-	return "", ""
 }
 
 func (r *tpcRun) tpath(suffix string) string {
@@ -302,7 +287,7 @@ func (r *tpcRun) dMove(name string, state dsp.TransferState) {
 		r.t.Fatalf("after %s: %v", name, tr["state"])
 	}
 	m := r.kit.next()
-	provider, consumer := transferPIDs(m)
+	provider, consumer := dsp.PIDsOf(m)
 	kinds := map[string]string{"suspend": dsp.KindTransferSuspension, "start": dsp.KindTransferStart, "complete": dsp.KindTransferCompletion, "terminate": dsp.KindTransferTermination}
 	if m.MessageKind() != kinds[name] || provider != r.providerPID || consumer != r.consumerPID {
 		r.t.Fatalf("%s sent %+v", name, m)

@@ -273,7 +273,7 @@ func (k *kitConnector) serveConsumerMove(w http.ResponseWriter, r *http.Request,
 		dsp.WriteError(w, dsp.NegotiationProtocol, pid, "", dataport.Errorf("kit", dataport.KindNotFound, "no negotiation %s", pid))
 		return
 	}
-	provider, consumer := negotiationPIDs(m)
+	provider, consumer := dsp.PIDsOf(m)
 	if provider != n.providerPID || consumer != n.consumerPID {
 		k.t.Errorf("dataport's %s names %s/%s on negotiation %s/%s", m.MessageKind(), provider, consumer, n.providerPID, n.consumerPID)
 	}
@@ -291,21 +291,6 @@ func (k *kitConnector) serveConsumerMove(w http.ResponseWriter, r *http.Request,
 	}
 	k.t.Errorf("dataport sent a %s the kit's negotiation (%s) does not admit: %v", m.MessageKind(), n.state, err)
 	dsp.WriteError(w, dsp.NegotiationProtocol, n.providerPID, n.consumerPID, err)
-}
-
-// negotiationPIDs reads the pids of a consumer's negotiation message.
-func negotiationPIDs(m dsp.Message) (string, string) {
-	switch m := m.(type) {
-	case *dsp.ContractRequestMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.ContractNegotiationEventMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.ContractAgreementVerificationMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *dsp.ContractNegotiationTerminationMessage:
-		return m.ProviderPID, m.ConsumerPID
-	}
-	return "", ""
 }
 
 // harvestDomestic is a domestic supplier's registration, for a kit whose catalog the

@@ -607,7 +607,7 @@ func (s *ConsumerService) ServeGet(w http.ResponseWriter, r *http.Request) {
 // (counter-)offer, which becomes the offer on the table.
 func (s *ConsumerService) ServeOffer(w http.ResponseWriter, r *http.Request) {
 	var msg ContractOfferMessage
-	s.providerMove(w, r, &msg, msg.pidsOf, func(n *consumerNegotiation) error {
+	s.providerMove(w, r, &msg, func(n *consumerNegotiation) error {
 		if msg.Offer.Target != "" && msg.Offer.Target != n.DatasetID {
 			return dataport.Invalid("dsp.ConsumerService.ServeOffer", dataport.FieldProblem{Field: "offer.target", Message: "the negotiated dataset, " + n.DatasetID})
 		}
@@ -627,7 +627,7 @@ func (s *ConsumerService) ServeOffer(w http.ResponseWriter, r *http.Request) {
 func (s *ConsumerService) ServeAgreement(w http.ResponseWriter, r *http.Request) {
 	const op = "dsp.ConsumerService.ServeAgreement"
 	var msg ContractAgreementMessage
-	s.providerMove(w, r, &msg, msg.pidsOf, func(n *consumerNegotiation) error {
+	s.providerMove(w, r, &msg, func(n *consumerNegotiation) error {
 		a := msg.Agreement
 		var probs dataport.Problems
 		if a.Target != n.DatasetID {
@@ -663,14 +663,14 @@ func (s *ConsumerService) ServeAgreement(w http.ResponseWriter, r *http.Request)
 // event is the consumer's to send, and the state machine refuses it from a provider.
 func (s *ConsumerService) ServeEvent(w http.ResponseWriter, r *http.Request) {
 	var msg ContractNegotiationEventMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, nil)
+	s.providerMove(w, r, &msg, nil)
 }
 
 // ServeTermination answers POST <callback>/negotiations/:consumerPid/termination: the
 // message's code and reasons are the negotiation's reason.
 func (s *ConsumerService) ServeTermination(w http.ResponseWriter, r *http.Request) {
 	var msg ContractNegotiationTerminationMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, func(n *consumerNegotiation) error {
+	s.providerMove(w, r, &msg, func(n *consumerNegotiation) error {
 		n.Reason = terminationReason("terminated by the provider's connector", msg.Code, msg.Reason)
 		return nil
 	})
@@ -698,16 +698,13 @@ func (s *ConsumerService) ServeInitialOffer(w http.ResponseWriter, r *http.Reque
 		"dataport does not take provider-initiated negotiations: a negotiation begins with a buyer's contract request; the buyer requests the offer from the catalog"))
 }
 
-func (m *ContractOfferMessage) pidsOf() (string, string)     { return m.ProviderPID, m.ConsumerPID }
-func (m *ContractAgreementMessage) pidsOf() (string, string) { return m.ProviderPID, m.ConsumerPID }
-
 // providerMove is a provider's message on a negotiation: checked in the order the
 // binding's errors need (caller, process, message, pids, state), then check may refuse
 // it (400) or change the row, and the new state is written with a filing
 // (dsp.consumer_negotiation_received) in one transaction, on the condition that the
 // state is still the one checked; a message that lost that race is refused as not
 // admitted.
-func (s *ConsumerService) providerMove(w http.ResponseWriter, r *http.Request, msg Message, pids func() (string, string), check func(n *consumerNegotiation) error) {
+func (s *ConsumerService) providerMove(w http.ResponseWriter, r *http.Request, msg Message, check func(n *consumerNegotiation) error) {
 	const op = "dsp.ConsumerService.callback"
 	pid := r.PathValue("consumerPid")
 	actor, n, err := s.caller(r, pid)
@@ -719,7 +716,7 @@ func (s *ConsumerService) providerMove(w http.ResponseWriter, r *http.Request, m
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return
 	}
-	provider, consumer := pids()
+	provider, consumer := PIDsOf(msg)
 	if err := samePIDs(op, provider, consumer, n.ProviderPID, n.ConsumerPID); err != nil {
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return

@@ -616,7 +616,7 @@ func fileConsumerTransfer(tx *store.Tx, actor dataport.Actor, event string, t *c
 // acknowledged.
 func (s *ConsumerTransfers) ServeStart(w http.ResponseWriter, r *http.Request) {
 	var msg TransferStartMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, func(t *consumerTransfer) (*DataAddress, error) {
+	s.providerMove(w, r, &msg, func(t *consumerTransfer) (*DataAddress, error) {
 		if msg.DataAddress == nil {
 			if IsPullFormat(t.Format) && t.DataAddress == "" {
 				return nil, dataport.Invalid("dsp.ServeStart", dataport.FieldProblem{Field: "dataAddress",
@@ -636,19 +636,19 @@ func (s *ConsumerTransfers) ServeStart(w http.ResponseWriter, r *http.Request) {
 // ServeCompletion answers POST <callback>/transfers/:consumerPid/completion.
 func (s *ConsumerTransfers) ServeCompletion(w http.ResponseWriter, r *http.Request) {
 	var msg TransferCompletionMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, nil)
+	s.providerMove(w, r, &msg, nil)
 }
 
 // ServeSuspension answers POST <callback>/transfers/:consumerPid/suspension: the pull stops.
 func (s *ConsumerTransfers) ServeSuspension(w http.ResponseWriter, r *http.Request) {
 	var msg TransferSuspensionMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, nil)
+	s.providerMove(w, r, &msg, nil)
 }
 
 // ServeTermination answers POST <callback>/transfers/:consumerPid/termination: the pull stops.
 func (s *ConsumerTransfers) ServeTermination(w http.ResponseWriter, r *http.Request) {
 	var msg TransferTerminationMessage
-	s.providerMove(w, r, &msg, func() (string, string) { return msg.ProviderPID, msg.ConsumerPID }, nil)
+	s.providerMove(w, r, &msg, nil)
 }
 
 // providerMove is a provider's message on one of dataport's transfers, checked in the
@@ -657,7 +657,7 @@ func (s *ConsumerTransfers) ServeTermination(w http.ResponseWriter, r *http.Requ
 // state admits from the provider (400 with a TransferError otherwise, nothing
 // changed); then the move recorded and filed (dsp.consumer_transfer_received) in one
 // transaction, and acknowledged with the TransferProcess.
-func (s *ConsumerTransfers) providerMove(w http.ResponseWriter, r *http.Request, msg Message, pids func() (string, string), check func(*consumerTransfer) (*DataAddress, error)) {
+func (s *ConsumerTransfers) providerMove(w http.ResponseWriter, r *http.Request, msg Message, check func(*consumerTransfer) (*DataAddress, error)) {
 	const op = "dsp.ConsumerTransfers.providerMove"
 	pid := r.PathValue("consumerPid")
 	actor, err := s.Auth.Authenticate(r)
@@ -682,7 +682,7 @@ func (s *ConsumerTransfers) providerMove(w http.ResponseWriter, r *http.Request,
 		s.fail(w, r, t.ProviderPID, t.ConsumerPID, err)
 		return
 	}
-	provider, consumer := pids()
+	provider, consumer := PIDsOf(msg)
 	if err := samePIDs(op, provider, consumer, t.ProviderPID, t.ConsumerPID); err != nil {
 		s.fail(w, r, t.ProviderPID, t.ConsumerPID, err)
 		return

@@ -201,3 +201,43 @@ func jsonNames(t reflect.Type) map[string]bool {
 	names.Store(t, n)
 	return n
 }
+
+// PIDsOf returns the provider and consumer pids a message names: every message on
+// an existing negotiation or transfer carries both ("Message Types"); a message that
+// names no process (a catalog message, a new negotiation's or transfer's request
+// before the provider's pid exists) gives what it has, or "".
+func PIDsOf(m Message) (provider, consumer string) {
+	switch m := m.(type) {
+	case *ContractRequestMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractOfferMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractAgreementMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractAgreementVerificationMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractNegotiationEventMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractNegotiationTerminationMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractNegotiation:
+		return m.ProviderPID, m.ConsumerPID
+	case *ContractNegotiationError:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferRequestMessage:
+		return "", m.ConsumerPID
+	case *TransferStartMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferCompletionMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferSuspensionMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferTerminationMessage:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferProcess:
+		return m.ProviderPID, m.ConsumerPID
+	case *TransferError:
+		return m.ProviderPID, m.ConsumerPID
+	}
+	return "", ""
+}

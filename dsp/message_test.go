@@ -1,6 +1,7 @@
 package dsp_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -295,4 +296,28 @@ func (c contexts) LoadDocument(u string) (*ld.RemoteDocument, error) {
 		return nil, fmt.Errorf("no context %s", u)
 	}
 	return &ld.RemoteDocument{DocumentURL: u, Document: ld.CloneDocument(doc)}, nil
+}
+
+// PIDsOf reads the pids of every kind whose Go type has them (as fields with the
+// protocol's JSON names).
+func TestPIDsOf(t *testing.T) {
+	for kind, fresh := range messageOf {
+		m := fresh()
+		if err := json.Unmarshal([]byte(`{"providerPid": "urn:p", "consumerPid": "urn:c"}`), m); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		wantP, wantC := "", ""
+		typ := reflect.TypeOf(m).Elem()
+		for i := range typ.NumField() {
+			switch strings.Split(typ.Field(i).Tag.Get("json"), ",")[0] {
+			case "providerPid":
+				wantP = "urn:p"
+			case "consumerPid":
+				wantC = "urn:c"
+			}
+		}
+		if p, c := dsp.PIDsOf(m); p != wantP || c != wantC {
+			t.Errorf("%s: PIDsOf = %q, %q; its fields say %q, %q", kind, p, c, wantP, wantC)
+		}
+	}
 }

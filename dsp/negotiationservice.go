@@ -298,21 +298,6 @@ func (s *NegotiationService) ServeTermination(w http.ResponseWriter, r *http.Req
 	})
 }
 
-// pids is what consumerMove reads of a message.
-func pids(m Message) (string, string) {
-	switch m := m.(type) {
-	case *ContractRequestMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *ContractNegotiationEventMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *ContractAgreementVerificationMessage:
-		return m.ProviderPID, m.ConsumerPID
-	case *ContractNegotiationTerminationMessage:
-		return m.ProviderPID, m.ConsumerPID
-	}
-	return "", ""
-}
-
 // consumerMove is a consumer's message on an existing negotiation: authenticated, read,
 // its pids those of the path's negotiation, its move one the deal's state admits from
 // the consumer, then the trade call, and the state the consumer now knows recorded.
@@ -334,7 +319,7 @@ func (s *NegotiationService) consumerMove(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return
 	}
-	provider, consumer := pids(msg)
+	provider, consumer := PIDsOf(msg)
 	if err := samePIDs(op, provider, consumer, n.ProviderPID, n.ConsumerPID); err != nil {
 		s.fail(w, r, n.ProviderPID, n.ConsumerPID, err)
 		return

@@ -400,17 +400,14 @@ func (s *TransferService) ServeTermination(w http.ResponseWriter, r *http.Reques
 
 // transferPIDs is what consumerMove reads of a message: its pids, code and reasons.
 func transferPIDs(m Message) (provider, consumer, code string, reason []any) {
+	provider, consumer = PIDsOf(m)
 	switch m := m.(type) {
-	case *TransferStartMessage:
-		return m.ProviderPID, m.ConsumerPID, "", nil
-	case *TransferCompletionMessage:
-		return m.ProviderPID, m.ConsumerPID, "", nil
 	case *TransferSuspensionMessage:
-		return m.ProviderPID, m.ConsumerPID, m.Code, m.Reason
+		return provider, consumer, m.Code, m.Reason
 	case *TransferTerminationMessage:
-		return m.ProviderPID, m.ConsumerPID, m.Code, m.Reason
+		return provider, consumer, m.Code, m.Reason
 	}
-	return "", "", "", nil
+	return provider, consumer, "", nil
 }
 
 // consumerMove is a consumer's message on an existing transfer, checked in this order:
