@@ -576,6 +576,24 @@ func recomputeLive(tx *store.Tx, actor dataport.Actor, p *LiveLimitPolicy, merch
 	return true, nil
 }
 
+// lockMerchant takes merchantID's finance_merchants row on PostgreSQL before anything
+// else of the merchant's: apply takes it first (an upsert), so a sweep or a policy
+// change that takes it first too waits for the apply to end instead of holding the
+// policy row the apply waits for while waiting on a lock the apply holds (a
+// deadlock seen between an apply and a sweep). Without data there is no row, and
+// nothing to wait for.
+func lockMerchant(tx *store.Tx, merchantID string) error {
+	if tx.Engine() != store.Postgres {
+		return nil
+	}
+	var id string
+	err := tx.QueryRow(`SELECT merchant_id FROM finance_merchants WHERE merchant_id = $1 FOR UPDATE`, merchantID).Scan(&id)
+	if isNoRows(err) {
+		return nil
+	}
+	return err
+}
+
 // forUpdate locks the rows a write reads on PostgreSQL, where replicas apply at
 // once; SQLite has one writer and no such clause.
 func forUpdate(tx *store.Tx, lock bool) string {
@@ -713,6 +731,9 @@ func (s *Service) SetLiveLimitPolicy(ctx context.Context, actor dataport.Actor, 
 		}
 		if !actor.Has(dataport.RoleOperator) {
 			return dataport.Errorf(op, dataport.KindForbidden, "only the exchange operator sets live-limit policies")
+		}
+		if err := lockMerchant(tx, merchantID); err != nil {
+			return dataport.Internal(op, err)
 		}
 		_, had, err := livePolicy(tx, merchantID, true)
 		if err != nil {
@@ -923,6 +944,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			n = 0
 			for _, id := range group {
 				// Checked again: an apply may have stored the change meanwhile.
+				if err := lockMerchant(tx, id); err != nil {
+					return dataport.Internal(op, err)
+				}
 				p, ok, err := livePolicy(tx, id, true)
 				if err != nil {
 					return dataport.Internal(op, err)
