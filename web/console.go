@@ -36,14 +36,19 @@ import (
 	"github.com/dataport/dataport/catalog"
 	"github.com/dataport/dataport/compliance"
 	"github.com/dataport/dataport/credit"
+	"github.com/dataport/dataport/delivery"
 	"github.com/dataport/dataport/finance"
+	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/lending"
+	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
+	"github.com/dataport/dataport/trade"
 )
 
-// Deps are the capabilities the console's pages call. Pages added later add the
-// services they use here (trade, delivery, the ledger's reader, finance, …).
+// Deps are the capabilities the console's pages call, the same services the REST
+// API calls: a page acts as its signed-in actor through them.
 type Deps struct {
 	// DB keeps the console's sessions (web_sessions) and tells the time.
 	DB         *store.DB
@@ -60,6 +65,18 @@ type Deps struct {
 	Finance *finance.Service
 	Credit  *credit.Service
 	Lending *lending.Service
+
+	// Trade and Delivery serve the deals' pages (suppliers', agents' and buyers'):
+	// demands, quotes, negotiations, contracts, downloads, certificates, revenue.
+	Trade    *trade.Service
+	Delivery *delivery.Service
+	// Harvest and Mirror serve the operator's sources, runs and mirror upstreams.
+	Harvest *harvest.Service
+	Mirror  *mirror.Service
+	// Filings and Log serve the regulator's trace: each filing with its inclusion
+	// proof, and the log's latest checkpoint.
+	Filings *ledger.Reader
+	Log     *ledger.Log
 }
 
 // Console is the web console: an http.Handler for the console's own paths.
@@ -72,6 +89,7 @@ type Console struct {
 	assets    map[string]string                      // static file → its URL with a content hash
 	static    http.Handler
 	csrf      *http.CrossOriginProtection
+	pages     []string // the patterns of the pages, in the order routes.go adds them
 
 	nameMu  sync.Mutex
 	name    dataport.Bilingual // the exchange's name: its operator's legal name
@@ -151,6 +169,7 @@ type Request struct {
 // check again; this makes the console answer with its 403 page and keeps the
 // navigation honest).
 func (c *Console) page(pattern string, who access, handle func(*Request) error, roles ...dataport.Role) {
+	c.pages = append(c.pages, pattern)
 	c.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.serve(w, r, who, roles, handle)
 	}))

@@ -26,8 +26,11 @@ import (
 	"github.com/dataport/dataport/demo"
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/financing"
+	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/harvest/connectors"
 	"github.com/dataport/dataport/ledger"
 	"github.com/dataport/dataport/lending"
+	"github.com/dataport/dataport/mirror"
 	"github.com/dataport/dataport/notify"
 	"github.com/dataport/dataport/registry"
 	"github.com/dataport/dataport/store"
@@ -59,6 +62,13 @@ type exchange struct {
 	fin      *finance.Service
 	cred     *credit.Service
 	lend     *lending.Service
+	deals    *trade.Service
+	deliver  *delivery.Service
+	harvests *harvest.Service
+	mirrors  *mirror.Service
+	log      *ledger.Log
+	blobs    blob.Store
+	console  *web.Console
 	close    func()
 }
 
@@ -155,6 +165,17 @@ func build(dir string, clock dataport.Clock, withCatalog bool) (*exchange, error
 	if err != nil {
 		return fail(err)
 	}
+	cache, err := mirror.OpenCache(filepath.Join(dir, "mirror"), mirror.Options{})
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() { cache.Close() })
+	mirrors, err := mirror.New(db, cache, bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		return fail(err)
+	}
+	x.deals, x.deliver, x.mirrors, x.log, x.blobs = deals, deliveries, mirrors, lg, blobs
+	x.harvests = harvest.New(db, x.reg, x.cat, mirrors, connectors.Standard())
 	if x.world, err = demo.Seed(ctx, x.reg, clock.Now()); err != nil {
 		return fail(err)
 	}
@@ -180,10 +201,13 @@ func build(dir string, clock dataport.Clock, withCatalog bool) (*exchange, error
 	}
 	financing.Wire(x.fin, x.cred, x.lend)
 	console := web.New(web.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Compliance: x.rules,
-		Finance: x.fin, Credit: x.cred, Lending: x.lend})
+		Finance: x.fin, Credit: x.cred, Lending: x.lend,
+		Trade: deals, Delivery: deliveries, Harvest: x.harvests, Mirror: mirrors,
+		Filings: ledger.NewReader(db), Log: lg})
+	x.console = console
 	server := api.NewServer(api.Deps{DB: db, Registry: x.reg, Catalog: x.cat, Notify: notifier, Compliance: x.rules,
 		Trade: deals, Delivery: deliveries, Filings: ledger.NewReader(db), Log: lg, Version: "test", Blobs: blobs,
-		Finance: x.fin, Credit: x.cred, Lending: x.lend,
+		Finance: x.fin, Credit: x.cred, Lending: x.lend, Harvest: x.harvests, Mirror: mirrors,
 		Console: console})
 	x.srv = httptest.NewServer(server)
 	closers = append(closers, x.srv.Close)

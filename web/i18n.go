@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -66,11 +67,14 @@ func chooseLang(r *http.Request) Lang {
 	return Zh
 }
 
-// The message catalogues: one JSON object per language, key → text. A text may
-// take arguments as {0}, {1}, … so that each language puts them where its grammar
-// wants them.
+// The message catalogues: a folder per language, locales/<lang>/, of JSON files,
+// each an object key → text, one file a part of the console (core.json the
+// layout, sign-in, catalog and financing pages; supplier.json, buyer.json, … the
+// pages of a role), so that a part's words live beside each other. A key is in
+// one file of a language only. A text may take arguments as {0}, {1}, … so that
+// each language puts them where its grammar wants them.
 //
-//go:embed locales/*.json
+//go:embed locales
 var localeFiles embed.FS
 
 // catalogue is one language's messages.
@@ -79,13 +83,30 @@ type catalogue map[string]string
 func loadCatalogues() (map[Lang]catalogue, error) {
 	out := map[Lang]catalogue{}
 	for _, l := range Langs {
-		b, err := localeFiles.ReadFile("locales/" + string(l) + ".json")
+		files, err := fs.Glob(localeFiles, "locales/"+string(l)+"/*.json")
 		if err != nil {
 			return nil, err
 		}
-		var c catalogue
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("locales/%s.json: %w", l, err)
+		if len(files) == 0 {
+			return nil, fmt.Errorf("no message files in locales/%s", l)
+		}
+		c := catalogue{}
+		from := map[string]string{} // key → the file that has it
+		for _, name := range files {
+			b, err := localeFiles.ReadFile(name)
+			if err != nil {
+				return nil, err
+			}
+			var part catalogue
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			for k, v := range part {
+				if first, ok := from[k]; ok {
+					return nil, fmt.Errorf("%s: %q is already in %s", name, k, first)
+				}
+				c[k], from[k] = v, name
+			}
 		}
 		out[l] = c
 	}

@@ -17,6 +17,10 @@ type navItem struct {
 
 var navigation = []navItem{
 	{Path: "/catalog", Label: "nav.catalog", Under: []string{"/products/"}},
+	{Path: "/supplier", Label: "nav.supplier", Roles: []dataport.Role{dataport.RoleSupplier, dataport.RoleAgent}},
+	{Path: "/buyer", Label: "nav.buyer", Roles: []dataport.Role{dataport.RoleBuyer}},
+	{Path: "/operator", Label: "nav.operator", Roles: []dataport.Role{dataport.RoleOperator, dataport.RoleAssessor}},
+	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator}},
 	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},
 	{Path: "/institution", Label: "nav.institution", Roles: []dataport.Role{dataport.RoleFinancialInstitution}},
 }

@@ -3,41 +3,72 @@ package web_test
 import (
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/dataport/dataport"
 )
 
-// TestEveryPageInBothLanguages opens every page of the console as each role of the
-// demo world, in Chinese and in English, and checks that each answers as it should
-// and shows no missing message.
+// pageCase is a page of the console as the demo world's roles open it: the roles
+// listed get status, every other role 403; with no roles listed, every role gets
+// status.
+type pageCase struct {
+	path   string
+	status int
+	roles  []dataport.Role
+}
+
+// pageSets are the pages TestEveryPageInBothLanguages opens, by part of the
+// console: each part's tests add theirs in an init, as a function of the shared
+// exchange (which has the demo world and its catalog), so that pages about one
+// product or deal can name it.
+var pageSets = map[string]func(t testing.TB, x *exchange) []pageCase{
+	"catalog": func(t testing.TB, x *exchange) []pageCase {
+		product := x.firstHit(t, "港口")
+		return []pageCase{
+			{path: "/catalog", status: http.StatusOK},
+			{path: "/catalog?q=" + url.QueryEscape("港口"), status: http.StatusOK},
+			{path: "/catalog?q=freight&type=dataset&sort=newest", status: http.StatusOK},
+			{path: "/catalog?category=shipping&jurisdiction=CN&delivery_mode=api", status: http.StatusOK},
+			{path: "/catalog?currency=CNY&price_min=100&price_max=50", status: http.StatusUnprocessableEntity},
+			{path: "/catalog?q=" + url.QueryEscape("信用") + "&after=20", status: http.StatusOK},
+			{path: "/catalog?q=zzzznotaword", status: http.StatusOK},
+			{path: "/products/" + product.ID, status: http.StatusOK},
+			{path: "/products/prd_nosuchproduct", status: http.StatusNotFound},
+		}
+	},
+	"financing": func(t testing.TB, x *exchange) []pageCase {
+		return []pageCase{
+			{path: "/merchant", status: http.StatusOK, roles: []dataport.Role{dataport.RoleMerchant}},
+			{path: "/institution", status: http.StatusOK, roles: []dataport.Role{dataport.RoleFinancialInstitution}},
+		}
+	},
+}
+
+// TestEveryPageInBothLanguages opens every page of the console (pageSets) as each
+// role of the demo world, in Chinese and in English, and checks that each answers
+// as it should and shows no missing message; and that every page the console has
+// is among them, opened with success by some role.
 func TestEveryPageInBothLanguages(t *testing.T) {
 	x := seeded(t)
-	product := x.firstHit(t, "港口")
-	pages := []struct {
-		path   string
-		status int
-	}{
-		{"/catalog", http.StatusOK},
-		{"/catalog?q=" + url.QueryEscape("港口"), http.StatusOK},
-		{"/catalog?q=freight&type=dataset&sort=newest", http.StatusOK},
-		{"/catalog?category=shipping&jurisdiction=CN&delivery_mode=api", http.StatusOK},
-		{"/catalog?currency=CNY&price_min=100&price_max=50", http.StatusUnprocessableEntity},
-		{"/catalog?q=" + url.QueryEscape("信用") + "&after=20", http.StatusOK},
-		{"/catalog?q=zzzznotaword", http.StatusOK},
-		{"/products/" + product.ID, http.StatusOK},
-		{"/products/prd_nosuchproduct", http.StatusNotFound},
+	var pages []pageCase
+	for _, set := range pageSets {
+		pages = append(pages, set(t, x)...)
 	}
+	opened := map[string]bool{} // page patterns some role opened with success
 	for _, lang := range []string{"zh-CN", "en-US"} {
 		anonymous := x.browser(t)
 		anonymous.lang = lang
 		anonymous.mustPage("/login", http.StatusOK)
 		anonymous.mustPage("/login?signout=revoked", http.StatusOK)
-		if p := anonymous.get("/catalog"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/login?next=") {
-			t.Errorf("/catalog signed out: %s", describe(p))
+		for _, pg := range pages {
+			if p := anonymous.get(pg.path); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/login?next=") {
+				t.Errorf("%s signed out: %s", pg.path, describe(p))
+			}
 		}
 		for _, role := range dataport.Roles {
 			key := x.keys[role]
@@ -48,7 +79,11 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 			b.lang = lang
 			b.signIn(key)
 			for _, pg := range pages {
-				p := b.mustPage(pg.path, pg.status)
+				want := pg.status
+				if len(pg.roles) > 0 && !slices.Contains(pg.roles, role) {
+					want = http.StatusForbidden
+				}
+				p := b.mustPage(pg.path, want)
 				wantLang := `<html lang="zh-CN">`
 				if lang == "en-US" {
 					wantLang = `<html lang="en">`
@@ -56,7 +91,21 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 				if !strings.Contains(p.body, wantLang) {
 					t.Errorf("%s as %s in %s: no %s", pg.path, role, lang, wantLang)
 				}
+				if want == http.StatusOK {
+					r := httptest.NewRequest(http.MethodGet, pg.path, nil)
+					opened[x.console.PatternOf(r)] = true
+				}
 			}
+		}
+	}
+	// Every page a GET opens is in pageSets: the sign-in page and the language
+	// switch are opened above and by the session tests.
+	for _, pattern := range x.console.PagePatterns() {
+		if !strings.HasPrefix(pattern, "GET ") || pattern == "GET /{$}" || pattern == "GET /login" || pattern == "GET /lang/{lang}" {
+			continue
+		}
+		if !opened[pattern] {
+			t.Errorf("no role opened the page %q with success: add it to pageSets", pattern)
 		}
 	}
 }

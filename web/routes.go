@@ -24,4 +24,10 @@ func (c *Console) routes() {
 	c.page("POST /merchant/decide", signedIn, c.merchantDecide, dataport.RoleMerchant)
 	c.page("POST /merchant/batches", signedIn, c.merchantUpload, dataport.RoleMerchant)
 	c.page("GET /institution", signedIn, c.institution, dataport.RoleFinancialInstitution)
+
+	// Each role's own pages, under its path (nav.go), listed in the role's file.
+	c.supplierRoutes()  // supplier.go: /supplier/…, suppliers' and agents' work
+	c.buyerRoutes()     // buyer.go: /buyer/…
+	c.operatorRoutes()  // operator.go: /operator/…
+	c.regulatorRoutes() // regulator.go: /regulator/…
 }

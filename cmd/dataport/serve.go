@@ -33,6 +33,7 @@ import (
 	"github.com/dataport/dataport/finance"
 	"github.com/dataport/dataport/financing"
 	"github.com/dataport/dataport/harvest"
+	"github.com/dataport/dataport/harvest/connectors"
 	"github.com/dataport/dataport/harvest/dcat"
 	"github.com/dataport/dataport/harvest/dsppeer"
 	"github.com/dataport/dataport/ledger"
@@ -378,7 +379,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
-	harvestConnectors := connectors()
+	harvestConnectors := connectors.Standard()
 	harvestConnectors[harvest.KindDCAT] = dsppeer.DCAT(dspPeers, &dsp.Client{HTTP: notifier.OutboundClient()}, dcat.Options{}, harvestConnectors[harvest.KindDCAT])
 	harvests := harvest.New(db, reg, cat, mirrors, harvestConnectors)
 	harvesting, stopHarvesting := context.WithCancel(context.WithoutCancel(ctx))
@@ -472,7 +473,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 			// The web console at / (package web), in front of the API.
 			Console: web.New(web.Deps{DB: db, Registry: reg, Catalog: cat, Compliance: engine, Logger: log,
-				Finance: finances, Credit: credits, Lending: lendings}),
+				Finance: finances, Credit: credits, Lending: lendings,
+				Trade: deals, Delivery: deliveries, Harvest: harvests, Mirror: mirrors,
+				Filings: ledger.NewReader(db), Log: ledgerLog}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,

@@ -1,4 +1,6 @@
-package main
+// Package connectors joins the harvest's source kinds to their connectors: the
+// set dataport serve runs with, and the console's tests too.
+package connectors
 
 import (
 	"fmt"
@@ -12,10 +14,10 @@ import (
 	"github.com/dataport/dataport/harvest/feed"
 )
 
-// connectors are the harvest's connectors by source kind. A source's settings'
+// Standard returns the harvest's connectors by source kind. A source's settings'
 // options reach its connector: for CKAN "query", "filter_query" and
 // "page_size"; for a feed "format" (csv or jsonl; else from the extension).
-func connectors() harvest.Connectors {
+func Standard() harvest.Connectors {
 	return harvest.Connectors{
 		harvest.KindAWSOpenData: func(s harvest.Source) (harvest.Connector, error) { return awsodr.New(s.Location), nil },
 		harvest.KindCKAN: func(s harvest.Source) (harvest.Connector, error) {

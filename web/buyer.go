@@ -1,0 +1,4 @@
+package web
+
+// buyerRoutes adds buyers' pages, under /buyer.
+func (c *Console) buyerRoutes() {}

@@ -1,0 +1,4 @@
+package web
+
+// regulatorRoutes adds the regulator's pages, under /regulator.
+func (c *Console) regulatorRoutes() {}
