@@ -18,7 +18,8 @@ type navItem struct {
 var navigation = []navItem{
 	{Path: "/catalog", Label: "nav.catalog", Under: []string{"/products/"}},
 	{Path: "/supplier", Label: "nav.supplier", Roles: []dataport.Role{dataport.RoleSupplier, dataport.RoleAgent}},
-	{Path: "/buyer", Label: "nav.buyer", Roles: []dataport.Role{dataport.RoleBuyer}},
+	{Path: "/demands", Label: "nav.demands", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
+	{Path: "/deals", Label: "nav.deals", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
 	{Path: "/operator", Label: "nav.operator", Roles: []dataport.Role{dataport.RoleOperator, dataport.RoleAssessor}},
 	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator}},
 	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},

@@ -1,4 +1,0 @@
-package web
-
-// buyerRoutes adds buyers' pages, under /buyer.
-func (c *Console) buyerRoutes() {}
