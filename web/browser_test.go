@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/dataport/dataport"
@@ -266,3 +267,40 @@ func text(ctx context.Context) string {
 	}
 	return s
 }
+
+// download runs actions that start a download (a click on a link to a file) and
+// returns the file the browser saved, as a person would find it on their disk.
+func (cr *chrome) download(what string, actions ...chromedp.Action[chromedp.Void]) []byte {
+	cr.t.Helper()
+	dir := cr.t.TempDir()
+	wait, done := context.WithTimeout(cr.tab, time.Minute)
+	defer done()
+	progress := chromedp.Events(wait, cdpbrowser.DownloadProgress)
+	allow := chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+			Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true)})
+		return err
+	})
+	if err := chromedp.Do(wait, append([]chromedp.Action[chromedp.Void]{allow}, actions...)...); err != nil {
+		cr.t.Fatalf("%s: %v\n%s", what, err, cr.seen.Report())
+	}
+	for ev, err := range progress {
+		if err != nil {
+			cr.t.Fatalf("%s: the download did not finish: %v", what, err)
+		}
+		switch ev.State {
+		case cdpbrowser.DownloadProgressStateCompleted:
+			b, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+			if err != nil {
+				cr.t.Fatalf("%s: %v", what, err)
+			}
+			return b
+		case cdpbrowser.DownloadProgressStateCanceled:
+			cr.t.Fatalf("%s: the browser cancelled the download", what)
+		}
+	}
+	cr.t.Fatalf("%s: no download", what)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/dataport/dataport"
@@ -40,6 +41,10 @@ func NewForm(values url.Values) *Form {
 
 // Get returns what was typed into an input.
 func (f *Form) Get(name string) string { return strings.TrimSpace(f.Values.Get(name)) }
+
+// Has reports whether an input of several values (checkboxes, a multiple select)
+// was submitted with value, so that the form comes back as it was sent.
+func (f *Form) Has(name, value string) bool { return slices.Contains(f.Values[name], value) }
 
 // Problems returns the problems shown at an input.
 func (f *Form) Problems(input string) []string { return f.problems[input] }

@@ -24,6 +24,7 @@ var navigation = []navItem{
 	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator}},
 	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},
 	{Path: "/institution", Label: "nav.institution", Roles: []dataport.Role{dataport.RoleFinancialInstitution}},
+	{Path: "/keys", Label: "nav.keys"},
 }
 
 // navLink is an entry as one page shows it.

@@ -30,4 +30,7 @@ func (c *Console) routes() {
 	c.dealRoutes()      // deals.go: /demands/… and /deals/…, both sides of a deal
 	c.operatorRoutes()  // operator.go: /operator/…
 	c.regulatorRoutes() // regulator.go: /regulator/…
+
+	// Everyone's keys: signing keys and API keys.
+	c.keyRoutes() // keys.go: /keys
 }
