@@ -21,7 +21,7 @@ var navigation = []navItem{
 	{Path: "/demands", Label: "nav.demands", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
 	{Path: "/deals", Label: "nav.deals", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
 	{Path: "/operator", Label: "nav.operator", Roles: []dataport.Role{dataport.RoleOperator, dataport.RoleAssessor}},
-	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator}},
+	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator, dataport.RoleOperator}},
 	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},
 	{Path: "/institution", Label: "nav.institution", Roles: []dataport.Role{dataport.RoleFinancialInstitution}},
 	{Path: "/keys", Label: "nav.keys"},
