@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/dataport/dataport"
 	"github.com/dataport/dataport/lending"
@@ -18,6 +19,7 @@ type institutionPage struct {
 	Subscriptions []lending.Subscription
 	Offers        []lending.Offer
 	Applications  []lending.Application
+	Loans         []lending.Loan
 	Portfolio     lending.Portfolio
 	Charts        []chartView
 	Merchant      func(id string) string // a merchant's name as the institution may see it
@@ -36,6 +38,13 @@ func (c *Console) institution(q *Request) error {
 	if d.Applications, err = c.deps.Lending.Applications(ctx, q.Actor, lending.ApplicationFilter{InstitutionID: me, Limit: 100}); err != nil {
 		return err
 	}
+	// The newest applications and loans first: the latest are what the
+	// institution looks for.
+	slices.Reverse(d.Applications)
+	if d.Loans, err = c.deps.Lending.Loans(ctx, q.Actor, lending.LoanFilter{InstitutionID: me, Limit: 100}); err != nil {
+		return err
+	}
+	slices.Reverse(d.Loans)
 	if d.Portfolio, err = c.deps.Lending.Portfolio(ctx, q.Actor, me); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -37,8 +38,12 @@ type merchantPage struct {
 	Loans      []lending.Loan
 	Repayments []lending.Repayment
 	Consents   []lending.Consent
-	Form       *Form                // the batch upload form
-	Report     *finance.BatchReport // the batch just sent, shown in place
+	// Applications are the merchant's applications with their decisions.
+	Applications []lending.Application
+	// Institution names an institution as the merchant sees it (institutionNames).
+	Institution func(id string) string
+	Form        *Form                // the batch upload form
+	Report      *finance.BatchReport // the batch just sent, shown in place
 }
 
 // chartView is a chart as a page shows it: its SVG and the same data as a table.
@@ -110,6 +115,14 @@ func (c *Console) merchantDashboard(q *Request, status int, form *Form, report *
 		return err
 	}
 	if d.Consents, err = c.deps.Lending.Consents(ctx, q.Actor, lending.ConsentFilter{MerchantID: me, Limit: 50}); err != nil {
+		return err
+	}
+	if d.Applications, err = c.deps.Lending.Applications(ctx, q.Actor, lending.ApplicationFilter{MerchantID: me, Limit: 50}); err != nil {
+		return err
+	}
+	// The newest application first: the one just made is at the top.
+	slices.Reverse(d.Applications)
+	if d.Institution, _, err = c.institutionNames(q); err != nil {
 		return err
 	}
 	return q.Render(status, "merchant", d)
