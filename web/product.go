@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/dataport/dataport"
@@ -27,16 +28,43 @@ type productPage struct {
 	// Filed says the assessment is the one filed at listing; otherwise it is a
 	// what-if for the actor as the buyer.
 	Filed bool
+	// CanRequest says the viewer may request a deal for the product, with
+	// DealForm (what was typed, and its problems) and the purposes it may give.
+	CanRequest bool
+	DealForm   *Form
+	Purposes   []string
 }
 
 func (c *Console) product(q *Request) error {
-	ctx, actor, id := q.Context(), q.Actor, q.PathValue("id")
+	return c.productView(q, http.StatusOK, q.PathValue("id"), nil)
+}
+
+// productView renders product id's page; form, when given, is the buyer's request
+// of a deal that came back with its problems (deals.go, requestDeal).
+func (c *Console) productView(q *Request, status int, id string, form *Form) error {
+	ctx, actor := q.Context(), q.Actor
 	p, err := c.deps.Catalog.Get(ctx, actor, id)
 	if err != nil {
 		return err
 	}
 	names := c.participantNames(q)
-	d := productPage{Product: p, Supplier: names(p.SupplierID), Agent: names(p.AgentID)}
+	d := productPage{Product: p, Supplier: names(p.SupplierID), Agent: names(p.AgentID), DealForm: form}
+	// A buyer requests a deal for one of the price plans (trade.Request); the
+	// product's parties do not buy their own product.
+	d.CanRequest = actor.Has(dataport.RoleBuyer) && p.Status == catalog.Listed && actor.ParticipantID != p.SupplierID &&
+		actor.ParticipantID != p.AgentID && len(p.Details.PricePlans) > 0
+	if d.CanRequest && d.DealForm == nil {
+		d.DealForm = NewForm(url.Values{"plan": {"0"}})
+		if len(p.Details.Scenarios) > 0 {
+			d.DealForm.Values.Set("scenario", p.Details.Scenarios[0])
+		}
+		if len(p.Details.DeliveryModes) > 0 {
+			d.DealForm.Values.Set("delivery_mode", p.Details.DeliveryModes[0])
+		}
+	}
+	if d.CanRequest {
+		d.Purposes = enums["dealpurpose"]
+	}
 	// What the actor may not read is left out of the page, not an error of it.
 	revs, err := c.deps.Catalog.Revisions(ctx, actor, id)
 	if err := optional(err); err != nil {
@@ -72,7 +100,7 @@ func (c *Console) product(q *Request) error {
 			return err
 		}
 	}
-	return q.Render(http.StatusOK, "product", d)
+	return q.Render(status, "product", d)
 }
 
 // optional drops the errors that mean "not for this actor" (not found, forbidden),
