@@ -20,7 +20,7 @@ var navigation = []navItem{
 	{Path: "/supplier", Label: "nav.supplier", Roles: []dataport.Role{dataport.RoleSupplier, dataport.RoleAgent}},
 	{Path: "/demands", Label: "nav.demands", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
 	{Path: "/deals", Label: "nav.deals", Roles: []dataport.Role{dataport.RoleBuyer, dataport.RoleSupplier, dataport.RoleAgent}},
-	{Path: "/operator", Label: "nav.operator", Roles: []dataport.Role{dataport.RoleOperator, dataport.RoleAssessor}},
+	{Path: "/operator", Label: "nav.operator", Roles: []dataport.Role{dataport.RoleOperator}},
 	{Path: "/regulator", Label: "nav.regulator", Roles: []dataport.Role{dataport.RoleRegulator, dataport.RoleOperator}},
 	{Path: "/merchant", Label: "nav.merchant", Roles: []dataport.Role{dataport.RoleMerchant}},
 	{Path: "/institution", Label: "nav.institution", Roles: []dataport.Role{dataport.RoleFinancialInstitution}},
