@@ -446,10 +446,13 @@ func TestMerchantInBrowser(t *testing.T) {
 func TestLandingByRole(t *testing.T) {
 	x, f := financedWorld(t)
 	for key, want := range map[string]string{
-		f.merchantKey:                 "/merchant",
-		f.bankKey:                     "/institution",
-		x.keys[dataport.RoleBuyer]:    "/catalog",
-		x.keys[dataport.RoleOperator]: "/catalog",
+		f.merchantKey:                  "/merchant",
+		f.bankKey:                      "/institution",
+		x.keys[dataport.RoleBuyer]:     "/catalog",
+		x.keys[dataport.RoleOperator]:  "/operator",
+		x.keys[dataport.RoleSupplier]:  "/supplier",
+		x.keys[dataport.RoleAgent]:     "/supplier",
+		x.keys[dataport.RoleRegulator]: "/regulator",
 	} {
 		b := x.browser(t)
 		p := b.post("/login", url.Values{"key": {key}})

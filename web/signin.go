@@ -18,14 +18,21 @@ func (c *Console) home(q *Request) error {
 }
 
 // landing is where a signed-in participant starts: its own work when its role has
-// a page of it (a merchant its dashboard, a financial institution its portfolio),
-// the catalog otherwise.
+// pages of it (a merchant its dashboard, a financial institution its portfolio, a
+// supplier or agent its products, the operator its overview, a regulator the
+// log), the catalog otherwise (a buyer starts by finding data).
 func landing(actor dataport.Actor) string {
 	switch {
+	case actor.Has(dataport.RoleOperator):
+		return "/operator"
+	case actor.Has(dataport.RoleRegulator):
+		return "/regulator"
 	case actor.Has(dataport.RoleMerchant):
 		return "/merchant"
 	case actor.Has(dataport.RoleFinancialInstitution):
 		return "/institution"
+	case actor.Has(dataport.RoleSupplier, dataport.RoleAgent):
+		return "/supplier"
 	}
 	return "/catalog"
 }
