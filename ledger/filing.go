@@ -229,11 +229,17 @@ type Filter struct {
 	Type    string // only filings of this type
 	After   int64  // only filings with seq > After (paging)
 	Limit   int    // at most this many; 100 when 0, 1000 at most
+	// From and Until bound the filing time: From ≤ filed_at < Until; zero is no
+	// bound. A period that is empty is bad input.
+	From, Until time.Time
 }
 
 // List returns filings matching f in sequence order.
 func List(tx *store.Tx, f Filter) ([]Filing, error) {
 	const op = "ledger.List"
+	if !f.From.IsZero() && !f.Until.IsZero() && !f.From.Before(f.Until) {
+		return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "until", Message: "must be after from: the period is empty"})
+	}
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
@@ -251,6 +257,16 @@ func List(tx *store.Tx, f Filter) ([]Filing, error) {
 	if f.Type != "" {
 		args = append(args, f.Type)
 		where += fmt.Sprintf(` AND f.type = $%d`, len(args))
+	}
+	// Stored times are fixed-width UTC text (store.FormatTime), so that they
+	// compare as text in both engines.
+	if !f.From.IsZero() {
+		args = append(args, store.FormatTime(f.From))
+		where += fmt.Sprintf(` AND f.filed_at >= $%d`, len(args))
+	}
+	if !f.Until.IsZero() {
+		args = append(args, store.FormatTime(f.Until))
+		where += fmt.Sprintf(` AND f.filed_at < $%d`, len(args))
 	}
 	args = append(args, f.Limit)
 	q += where + fmt.Sprintf(` ORDER BY f.seq LIMIT $%d`, len(args))

@@ -12,7 +12,7 @@ import (
 	"github.com/dataport/dataport/store/storetest"
 )
 
-// TestTraceByTimeAndCountByType: a trace bounded by filing time returns exactly the
+// TestTraceByTimeAndCountByType: a list bounded by filing time returns exactly the
 // filings of the period, with the subject and type filters and paging of List; the
 // counts by type add up to the filings; and a participant other than the operator
 // and regulators reads only what is about itself, as Reader.List rules.
@@ -55,19 +55,19 @@ func TestTraceByTimeAndCountByType(t *testing.T) {
 		day := func(n int) time.Time { return start.Add(time.Duration(n) * 24 * time.Hour) }
 		for _, c := range []struct {
 			name string
-			f    ledger.TraceFilter
+			f    ledger.Filter
 			want []int64
 		}{
-			{"all", ledger.TraceFilter{}, []int64{1, 2, 3, 4, 5, 6}},
-			{"from day 2", ledger.TraceFilter{From: day(2)}, []int64{3, 4, 5, 6}},
-			{"until day 2", ledger.TraceFilter{Until: day(2)}, []int64{1, 2}},
-			{"days 1 to 4", ledger.TraceFilter{From: day(1), Until: day(4)}, []int64{2, 3, 4}},
-			{"the product, from day 1", ledger.TraceFilter{Filter: ledger.Filter{Subject: "prd_1"}, From: day(1)}, []int64{3, 5}},
-			{"quotes until day 4", ledger.TraceFilter{Filter: ledger.Filter{Type: "quote.made"}, Until: day(4)}, []int64{2, 4}},
-			{"paged", ledger.TraceFilter{Filter: ledger.Filter{After: 2, Limit: 2}, From: day(1)}, []int64{3, 4}},
-			{"a period without filings", ledger.TraceFilter{From: day(7)}, nil},
+			{"all", ledger.Filter{}, []int64{1, 2, 3, 4, 5, 6}},
+			{"from day 2", ledger.Filter{From: day(2)}, []int64{3, 4, 5, 6}},
+			{"until day 2", ledger.Filter{Until: day(2)}, []int64{1, 2}},
+			{"days 1 to 4", ledger.Filter{From: day(1), Until: day(4)}, []int64{2, 3, 4}},
+			{"the product, from day 1", ledger.Filter{Subject: "prd_1", From: day(1)}, []int64{3, 5}},
+			{"quotes until day 4", ledger.Filter{Type: "quote.made", Until: day(4)}, []int64{2, 4}},
+			{"paged", ledger.Filter{After: 2, Limit: 2, From: day(1)}, []int64{3, 4}},
+			{"a period without filings", ledger.Filter{From: day(7)}, nil},
 		} {
-			got, err := r.Trace(ctx, regulator, c.f)
+			got, err := r.List(ctx, regulator, c.f)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -75,19 +75,19 @@ func TestTraceByTimeAndCountByType(t *testing.T) {
 				t.Errorf("%s: %v, want %v", c.name, g, c.want)
 			}
 		}
-		if _, err := r.Trace(ctx, regulator, ledger.TraceFilter{From: day(3), Until: day(3)}); dataport.KindOf(err) != dataport.KindInvalid {
+		if _, err := r.List(ctx, regulator, ledger.Filter{From: day(3), Until: day(3)}); dataport.KindOf(err) != dataport.KindInvalid {
 			t.Errorf("an empty period: %v, want invalid", err)
 		}
-		if _, err := r.Trace(ctx, dataport.Actor{}, ledger.TraceFilter{}); dataport.KindOf(err) != dataport.KindUnauthorized {
+		if _, err := r.List(ctx, dataport.Actor{}, ledger.Filter{}); dataport.KindOf(err) != dataport.KindUnauthorized {
 			t.Errorf("anonymous: %v", err)
 		}
 
 		// Bob sees the filings about himself, and may not trace alice.
 		bob := dataport.Actor{ParticipantID: "prt_bob", Roles: []dataport.Role{dataport.RoleBuyer}}
-		if got, err := r.Trace(ctx, bob, ledger.TraceFilter{}); err != nil || !slices.Equal(seqs(got), []int64{2, 4, 6}) {
+		if got, err := r.List(ctx, bob, ledger.Filter{}); err != nil || !slices.Equal(seqs(got), []int64{2, 4, 6}) {
 			t.Errorf("bob's trace: %v, %v", seqs(got), err)
 		}
-		if _, err := r.Trace(ctx, bob, ledger.TraceFilter{Filter: ledger.Filter{Subject: "prt_alice"}}); dataport.KindOf(err) != dataport.KindForbidden {
+		if _, err := r.List(ctx, bob, ledger.Filter{Subject: "prt_alice"}); dataport.KindOf(err) != dataport.KindForbidden {
 			t.Errorf("bob tracing alice: %v, want forbidden", err)
 		}
 

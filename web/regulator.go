@@ -222,7 +222,7 @@ func (c *Console) regulatorTrace(q *Request) error {
 	}
 	d.Tracing = true
 	d.By, d.Subject = f.Get("by"), f.Get("id")
-	tf := ledger.TraceFilter{Filter: ledger.Filter{Subject: d.Subject, Type: f.Get("kind"), Limit: tracePage + 1}}
+	tf := ledger.Filter{Subject: d.Subject, Type: f.Get("kind"), Limit: tracePage + 1}
 	switch form, ok := idForms[d.By]; {
 	case !ok:
 		f.Fail("by", q.T("regulator.error.by"))
@@ -251,7 +251,7 @@ func (c *Console) regulatorTrace(q *Request) error {
 	if f.Invalid() {
 		return q.Render(http.StatusUnprocessableEntity, "regulator", d)
 	}
-	fs, err := c.deps.Filings.Trace(q.Context(), q.Actor, tf)
+	fs, err := c.deps.Filings.List(q.Context(), q.Actor, tf)
 	if f.Absorb(err, q.Localizer, Fields{"until": {Input: "to", Message: "regulator.error.period"}}) {
 		return q.Render(http.StatusUnprocessableEntity, "regulator", d)
 	}
