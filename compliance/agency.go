@@ -449,9 +449,15 @@ func (s *Service) Contracts(ctx context.Context, actor dataport.Actor, participa
 	if actor.ParticipantID != participantID && !actor.Has(dataport.RoleOperator, dataport.RoleRegulator) {
 		return nil, dataport.Errorf(op, dataport.KindNotFound, "no participant %s", participantID)
 	}
+	return s.queryContracts(ctx, op, `supplier_id = $1 OR agent_id = $1`, participantID)
+}
+
+// queryContracts reads the contracts matching where (over arg), in id order, with
+// whether each is in force now.
+func (s *Service) queryContracts(ctx context.Context, op, where string, arg any) ([]AgencyContract, error) {
 	out := []AgencyContract{}
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT `+contractColumns+` FROM agency_contracts WHERE supplier_id = $1 OR agent_id = $1 ORDER BY id`, participantID)
+		rows, err := tx.Query(`SELECT `+contractColumns+` FROM agency_contracts WHERE `+where+` ORDER BY id`, arg)
 		if err != nil {
 			return dataport.Internal(op, err)
 		}

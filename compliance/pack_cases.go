@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dataport/dataport"
-	"github.com/dataport/dataport/store"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -130,22 +129,5 @@ func (s *Service) ContractsInStatus(ctx context.Context, actor dataport.Actor, s
 	default:
 		return nil, dataport.Invalid(op, dataport.FieldProblem{Field: "status", Message: "proposed, signed, certified or revoked"})
 	}
-	out := []AgencyContract{}
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(`SELECT `+contractColumns+` FROM agency_contracts WHERE status = $1 ORDER BY id`, status)
-		if err != nil {
-			return dataport.Internal(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanContract(rows)
-			if err != nil {
-				return dataport.Internal(op, err)
-			}
-			c.InForce = inForce(&c, tx.Now())
-			out = append(out, c)
-		}
-		return dataport.Wrap(op, rows.Err())
-	})
-	return out, err
+	return s.queryContracts(ctx, op, `status = $1`, status)
 }
