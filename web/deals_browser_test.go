@@ -18,9 +18,12 @@ import (
 	"github.com/dataport/dataport/trade"
 )
 
-// TestDealInBrowser walks a deal through the console in Chromium, each side signed
-// in in turn in the same tab: the buyer types a two-character Chinese query into
-// the catalog's search, opens the product and requests a deal; the supplier offers,
+// TestDealInBrowser walks a product from its listing to a completed deal through
+// the console in Chromium, each party signed in in turn in the same tab: the
+// supplier creates the product in the editor, uploads its compliance report and
+// submits it; the operator starts the review and approves it from its review
+// page; the buyer types a two-character Chinese query of its title into the
+// catalog's search, opens the product and requests a deal; the supplier offers,
 // and agrees by choosing its key file (static/sign.js signs the contract in the
 // browser); the buyer accepts and verifies with its own key file; the supplier
 // finalizes, uploads the deal's file with the upload's progress shown
@@ -30,32 +33,6 @@ import (
 func TestDealInBrowser(t *testing.T) {
 	x, p := dealWorld(t)
 	ctx := context.Background()
-	// A product of the supplier's, not sealed yet, that a two-character query of
-	// its Chinese title finds on the search's first page.
-	var pr catalog.Product
-	var query string
-	for _, c := range p.products[1:] {
-		title := []rune(c.Details.Title.Zh)
-		if len(title) < 2 || !hasHan(string(title[:2])) {
-			continue
-		}
-		q := string(title[:2])
-		res, err := x.cat.Search(ctx, dataport.System, catalog.SearchQuery{Q: q, Limit: 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, h := range res.Items {
-			if h.Product.ID == c.ID && c.ID != p.pending.ProductID {
-				pr, query = c, q
-			}
-		}
-		if pr.ID != "" {
-			break
-		}
-	}
-	if pr.ID == "" {
-		t.Fatal("no product of the supplier is found by a two-character query of its title")
-	}
 	// Key files of the two sides, their public keys registered.
 	buyerKey, supplierKey := newSigningKey(t), newSigningKey(t)
 	buyerKey.register(t, x, p.buyer.ID)
@@ -91,8 +68,46 @@ func TestDealInBrowser(t *testing.T) {
 		step("open the deal", chromedp.Navigate(dealURL), chromedp.WaitVisible(chromedp.ID("moves")))
 	}
 
+	// The supplier lists a product: made in the editor, its compliance report
+	// uploaded, submitted. "鹭岛" (Xiamen) names no other product of the catalog.
+	const query = "鹭岛"
+	signIn("supplier", x.keys[dataport.RoleSupplier])
+	step("the editor", chromedp.Navigate(x.srv.URL+"/supplier/products/new"), chromedp.WaitVisible(chromedp.ID("editor")))
+	step("fill in the product", fillProduct(query+"港口集装箱日报", "Xiamen port container daily", "file", "CN")...)
+	step("create it", chromedp.Click(chromedp.ID("save")))
+	until("the draft's page", `location.pathname.startsWith("/supplier/products/prd_")`)
+	step("upload the compliance report", uploadReport(t)...)
+	until("the report uploaded", reportUploaded)
+	step("submit it", chromedp.Click(chromedp.ID("submit-button")))
+	until("submitted", productSubmitted)
+	loc, err := chromedp.Run(tab, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := x.cat.Get(ctx, x.operator, strings.TrimPrefix(strings.SplitN(loc, "#", 2)[0], x.srv.URL+"/supplier/products/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := x.cat.Search(ctx, dataport.System, catalog.SearchQuery{Q: query}); err != nil || res.Total != 0 {
+		t.Fatalf("before its listing, a search for %s finds %d products (%v)", query, res.Total, err)
+	}
+
+	// The operator reviews and approves it from the review's pages.
+	signIn("operator", x.keys[dataport.RoleOperator])
+	step("the review queue", chromedp.Navigate(x.srv.URL+"/operator/review"))
+	until("the product in the queue", `document.querySelector('#queue tr[data-product="`+pr.ID+`"] a') !== null`)
+	step("open the product", chromedp.Click(chromedp.CSS(`#queue tr[data-product="`+pr.ID+`"] a`)), chromedp.WaitVisible(chromedp.ID("start")))
+	step("start the review", chromedp.Click(chromedp.ID("start")))
+	until("under review", `document.querySelector('#product[data-state="under_review"]') !== null && document.querySelector("#approve") !== null`)
+	step("approve", chromedp.Click(chromedp.ID("approve")))
+	until("listed with its registration number", `document.querySelector('#done[data-done="listed"]') !== null &&
+		document.querySelector("#regno").textContent.trim().length > 0`)
+	if pr, err = x.cat.Get(ctx, x.operator, pr.ID); err != nil || pr.Status != catalog.Listed {
+		t.Fatalf("after the approval the product is %s (%v)", pr.Status, err)
+	}
+
 	// The buyer finds the product with a two-character Chinese query and
-	// requests a deal for its first plan, delivered as files.
+	// requests a deal for its plan, delivered as files.
 	signIn("buyer", x.keys[dataport.RoleBuyer])
 	step("the catalog", chromedp.Navigate(x.srv.URL+"/catalog"), chromedp.WaitVisible(chromedp.ID("q")))
 	step("type "+query, chromedp.SendKeys(chromedp.ID("q"), query))
@@ -104,7 +119,7 @@ func TestDealInBrowser(t *testing.T) {
 	step("ask for files", chromedp.SetValue(chromedp.ID("delivery_mode"), "file"),
 		chromedp.Click(chromedp.ID("request-submit")))
 	until("the requested deal", `location.pathname.startsWith("/deals/deal_") && `+state(trade.Requested))
-	loc, err := chromedp.Run(tab, chromedp.Location())
+	loc, err = chromedp.Run(tab, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}

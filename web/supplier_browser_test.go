@@ -37,31 +37,7 @@ func TestSupplierInBrowser(t *testing.T) {
 	// The editor: every field typed as a person would, with a country that is none.
 	step("the editor", chromedp.Click(chromedp.ID("new-product")), chromedp.WaitVisible(chromedp.ID("editor")))
 	shoot("supplier-editor-en")
-	// Selects and the fields' lines are set as a choice or a paste would set them;
-	// the rest is typed.
-	set := func(values map[string]string) chromedp.Action[chromedp.Void] {
-		js := "(() => {"
-		for id, v := range values {
-			js += "document.getElementById(" + jsString(id) + ").value = " + jsString(v) + ";"
-		}
-		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](js+"return true; })()")(ctx, t)
-			return err
-		})
-	}
-	step("fill in the product",
-		set(map[string]string{"title_zh": "长三角港口吞吐量（浏览器）", "summary_zh": "长三角主要港口的每日吞吐量。",
-			"update_frequency": "daily", "plan_kind_0": "subscription", "plan_period_0": "month",
-			"fields": "port | string | 港口 | port", "origin_jurisdiction": ""}),
-		chromedp.SendKeys(chromedp.ID("title_en"), "Yangtze delta port throughput (browser)"),
-		chromedp.SendKeys(chromedp.ID("summary_en"), "Daily throughput of the delta's main ports."),
-		chromedp.SendKeys(chromedp.ID("category"), "shipping"),
-		chromedp.Click(chromedp.CSS(`input[name=delivery_modes][value=api]`)),
-		chromedp.SendKeys(chromedp.ID("plan_price_0"), "2400"),
-		chromedp.SendKeys(chromedp.ID("scenarios"), "research"),
-		chromedp.SendKeys(chromedp.ID("sample"), "port,teu"),
-		chromedp.Click(chromedp.ID("rights_holding")),
-		chromedp.SendKeys(chromedp.ID("origin_jurisdiction"), "XX"))
+	step("fill in the product", fillProduct("长三角港口吞吐量（浏览器）", "Yangtze delta port throughput (browser)", "api", "XX")...)
 	step("create it", chromedp.Click(chromedp.ID("save")))
 	until("the country's problem at its input", `document.querySelector("#problems-origin_jurisdiction .problem") !== null &&
 		document.querySelector("#origin_jurisdiction").getAttribute("aria-invalid") === "true" &&
@@ -70,27 +46,18 @@ func TestSupplierInBrowser(t *testing.T) {
 	if n := len(x.supplierProducts(t, me.ID)); n != 0 {
 		t.Fatalf("the refused form created %d products", n)
 	}
-	step("fix the country", set(map[string]string{"origin_jurisdiction": ""}), chromedp.SendKeys(chromedp.ID("origin_jurisdiction"), "CN"),
+	step("fix the country", setValues(map[string]string{"origin_jurisdiction": ""}), chromedp.SendKeys(chromedp.ID("origin_jurisdiction"), "CN"),
 		chromedp.Click(chromedp.ID("save")))
 	until("the draft's page", `location.pathname.startsWith("/supplier/products/prd_") &&
 		document.querySelector(".supplier-product").dataset.status === "draft"`)
 
-	// The compliance report, uploaded with its progress shown; large enough that
-	// the upload reports its progress on the way.
-	report := filepath.Join(t.TempDir(), "assessment.md")
-	if err := os.WriteFile(report, append([]byte("# Compliance assessment (test)\n\n"), bytes.Repeat([]byte("The data is lawful to trade.\n"), 80_000)...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	step("choose the report", set(map[string]string{"kind": "compliance_report"}),
-		chromedp.SetUploadFiles(chromedp.ID("file"), []string{report}))
-	step("upload it", chromedp.Click(chromedp.ID("upload-button")))
-	until("uploaded with its progress, and cited", `document.documentElement.dataset.uploadProgress === "100" &&
-		document.querySelector("#attachments .name") !== null && document.querySelector("#attachments .name").textContent === "assessment.md" &&
-		document.querySelector('#revisions tr[data-revision="2"]') !== null`)
+	// The compliance report, uploaded with its progress shown.
+	step("upload the compliance report", uploadReport(t)...)
+	until("uploaded with its progress, and cited", reportUploaded)
 	shoot("supplier-product-en")
 
 	step("submit it", chromedp.Click(chromedp.ID("submit-button")))
-	until("submitted", `document.querySelector(".supplier-product").dataset.status === "submitted" && document.querySelector("#editor") === null`)
+	until("submitted", productSubmitted)
 	step("my products", chromedp.Navigate(x.srv.URL+"/supplier"), chromedp.WaitVisible(chromedp.ID("products")))
 	products := x.supplierProducts(t, me.ID)
 	if len(products) != 1 {
@@ -172,3 +139,62 @@ func TestAgencyContractInBrowser(t *testing.T) {
 	}
 	cr.finish(3)
 }
+
+// setValues sets inputs' and selects' values by id, as a choice or a paste sets
+// them.
+func setValues(values map[string]string) chromedp.Action[chromedp.Void] {
+	js := "(() => {"
+	for id, v := range values {
+		js += "document.getElementById(" + jsString(id) + ").value = " + jsString(v) + ";"
+	}
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](js+"return true; })()")(ctx, t)
+		return err
+	})
+}
+
+// check ticks a checkbox, whether or not it was ticked.
+func check(selector string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(() => { document.querySelector(`+jsString(selector)+`).checked = true; return true; })()`)(ctx, t)
+		return err
+	})
+}
+
+// fillProduct fills the product editor as a supplier does: a subscription of CNY
+// 2,400 a month delivered by mode, from the jurisdiction origin.
+func fillProduct(titleZh, titleEn, mode, origin string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		setValues(map[string]string{"title_zh": titleZh, "summary_zh": "主要港口的每日吞吐量。",
+			"update_frequency": "daily", "plan_kind_0": "subscription", "plan_period_0": "month",
+			"fields": "port | string | 港口 | port", "origin_jurisdiction": ""}),
+		chromedp.SendKeys(chromedp.ID("title_en"), titleEn),
+		chromedp.SendKeys(chromedp.ID("summary_en"), "Daily throughput of the main ports."),
+		chromedp.SendKeys(chromedp.ID("category"), "shipping"),
+		check(`input[name=delivery_modes][value=` + mode + `]`),
+		chromedp.SendKeys(chromedp.ID("plan_price_0"), "2400"),
+		chromedp.SendKeys(chromedp.ID("scenarios"), "research"),
+		chromedp.SendKeys(chromedp.ID("sample"), "port,teu"),
+		chromedp.Click(chromedp.ID("rights_holding")),
+		chromedp.SendKeys(chromedp.ID("origin_jurisdiction"), origin),
+	}
+}
+
+// uploadReport chooses and uploads a compliance report on a draft's page, large
+// enough that the upload reports its progress on the way (static/upload.js).
+func uploadReport(t *testing.T) []chromedp.Action[chromedp.Void] {
+	report := filepath.Join(t.TempDir(), "assessment.md")
+	if err := os.WriteFile(report, append([]byte("# Compliance assessment (test)\n\n"), bytes.Repeat([]byte("The data is lawful to trade.\n"), 80_000)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []chromedp.Action[chromedp.Void]{setValues(map[string]string{"kind": "compliance_report"}),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{report}), chromedp.Click(chromedp.ID("upload-button"))}
+}
+
+// reportUploaded holds once the report is uploaded, its progress seen to the end,
+// and cited by the product's second revision.
+const reportUploaded = `document.documentElement.dataset.uploadProgress === "100" &&
+	document.querySelector("#attachments .name") !== null && document.querySelector("#attachments .name").textContent === "assessment.md" &&
+	document.querySelector('#revisions tr[data-revision="2"]') !== null`
+
+const productSubmitted = `document.querySelector(".supplier-product").dataset.status === "submitted" && document.querySelector("#editor") === null`
