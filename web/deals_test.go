@@ -73,7 +73,7 @@ func setUpParties(t testing.TB, x *exchange) (dealParties, error) {
 	p.buyerKey, p.supplierKey = newSigningKey(t), newSigningKey(t)
 	for who, k := range map[string]signingKey{p.buyer.ID: p.buyerKey, p.supplier.ID: p.supplierKey} {
 		if _, err := x.reg.AddSigningKey(ctx, x.operator, who, registry.NewSigningKey{Name: "deals test",
-			PublicKey: publicOf(k)}); err != nil {
+			PublicKey: base64.StdEncoding.EncodeToString(k.pub)}); err != nil {
 			return p, err
 		}
 	}
@@ -97,8 +97,6 @@ func setUpParties(t testing.TB, x *exchange) (dealParties, error) {
 	p.pending, err = x.deals.Request(ctx, buyer, trade.NewDeal{ProductID: pr.ID, Scenario: pr.Details.Scenarios[0], Purpose: "trade", DeliveryMode: "file"})
 	return p, err
 }
-
-func publicOf(k signingKey) string { return base64.StdEncoding.EncodeToString(k.pub) }
 
 func init() {
 	pageSets["deals"] = func(t testing.TB, x *exchange) []pageCase {

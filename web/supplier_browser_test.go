@@ -109,7 +109,9 @@ func TestAgencyContractInBrowser(t *testing.T) {
 	ctx := context.Background()
 	agent, _ := x.domesticParty(t, dataport.RoleAgent)
 	supplier, supplierKey := x.member(t, dataport.RoleSupplier)
-	keyID, _, pemPath := x.supplierSigningKey(t, supplier)
+	key := newSigningKey(t)
+	key.register(t, x, supplier.ID)
+	keyID, pemPath := key.id, key.pem
 	today := x.clock.Now().UTC()
 	k, err := x.rules.ProposeContract(ctx, dataport.Actor{ParticipantID: agent.ID, Roles: []dataport.Role{dataport.RoleAgent}},
 		compliance.NewAgencyContract{SupplierID: supplier.ID, AgentID: agent.ID, Categories: []string{"energy"},

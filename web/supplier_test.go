@@ -3,11 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"html"
 	"io"
@@ -15,8 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,30 +86,6 @@ func (x *exchange) domesticParty(t testing.TB, roles ...dataport.Role) (registry
 		t.Fatal(err)
 	}
 	return p, token
-}
-
-// supplierSigningKey registers an Ed25519 key for participant p and writes its private key
-// as a PKCS#8 PEM file, as a person keeps it.
-func (x *exchange) supplierSigningKey(t testing.TB, p registry.Participant) (id string, priv ed25519.PrivateKey, pemPath string) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := x.reg.AddSigningKey(context.Background(), x.operator, p.ID,
-		registry.NewSigningKey{Name: "test contract key", PublicKey: base64.StdEncoding.EncodeToString(pub)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemPath = filepath.Join(t.TempDir(), "signing-key.pem")
-	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return k.ID, priv, pemPath
 }
 
 // supplierForm is the editor as a supplier fills it in: a complete dataset, but
@@ -409,8 +379,9 @@ func TestAgencyContractThroughThePages(t *testing.T) {
 	ctx := context.Background()
 	agent, agentKey := x.domesticParty(t, dataport.RoleAgent)
 	supplier, supplierKey := x.member(t, dataport.RoleSupplier) // foreign
-	agentKeyID, agentPriv, _ := x.supplierSigningKey(t, agent)
-	supplierKeyID, supplierPriv, _ := x.supplierSigningKey(t, supplier)
+	agentSigner, supplierSigner := newSigningKey(t), newSigningKey(t)
+	agentSigner.register(t, x, agent.ID)
+	supplierSigner.register(t, x, supplier.ID)
 
 	ab := x.browser(t)
 	ab.lang = "en"
@@ -451,32 +422,32 @@ func TestAgencyContractThroughThePages(t *testing.T) {
 	}
 
 	// A signature by another key (the supplier's) does not verify for the agent.
-	wrong := base64.StdEncoding.EncodeToString(ed25519.Sign(supplierPriv, []byte(k.Document)))
-	p = ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {supplierKeyID}, "signature": {wrong}})
+	wrong := supplierSigner.sign(k.Document)
+	p = ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {supplierSigner.id}, "signature": {wrong}})
 	if p.status != http.StatusUnprocessableEntity || supplierProblem(p.body, "key_id-"+k.ID) == "" {
 		t.Fatalf("another party's key: %d %q", p.status, supplierProblem(p.body, "key_id-"+k.ID))
 	}
-	wrong = base64.StdEncoding.EncodeToString(ed25519.Sign(agentPriv, []byte(k.Document+" ")))
-	p = ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {agentKeyID}, "signature": {wrong}})
+	wrong = agentSigner.sign(k.Document + " ")
+	p = ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {agentSigner.id}, "signature": {wrong}})
 	if p.status != http.StatusUnprocessableEntity || !strings.Contains(supplierProblem(p.body, "signature-"+k.ID), "does not verify") {
 		t.Fatalf("a signature over other bytes: %d %q", p.status, supplierProblem(p.body, "signature-"+k.ID))
 	}
 	if c, _ := x.rules.Contract(ctx, x.operator, k.ID); c.AgentSignature != nil {
 		t.Fatalf("a refused signature was recorded")
 	}
-	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(agentPriv, []byte(k.Document)))
-	if p := ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {agentKeyID}, "signature": {sig}}); p.status != http.StatusSeeOther {
+	sig := agentSigner.sign(k.Document)
+	if p := ab.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {agentSigner.id}, "signature": {sig}}); p.status != http.StatusSeeOther {
 		t.Fatalf("the agent signs: %s", describe(p))
 	}
 	// The foreign supplier signs on its page, in Chinese.
 	sb := x.browser(t)
 	sb.signIn(supplierKey)
 	page = sb.mustPage("/supplier/contracts", http.StatusOK)
-	if !strings.Contains(page.body, `data-contract="`+k.ID+`"`) || !strings.Contains(page.body, agentKeyID) {
+	if !strings.Contains(page.body, `data-contract="`+k.ID+`"`) || !strings.Contains(page.body, agentSigner.id) {
 		t.Fatalf("the supplier's contracts page lacks the contract signed by the agent:\n%s", clip(page.body))
 	}
-	sig = base64.StdEncoding.EncodeToString(ed25519.Sign(supplierPriv, []byte(k.Document)))
-	if p := sb.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {supplierKeyID}, "signature": {sig}}); p.status != http.StatusSeeOther {
+	sig = supplierSigner.sign(k.Document)
+	if p := sb.post("/supplier/contracts/"+k.ID+"/sign", url.Values{"key_id": {supplierSigner.id}, "signature": {sig}}); p.status != http.StatusSeeOther {
 		t.Fatalf("the supplier signs: %s", describe(p))
 	}
 	if _, err := x.rules.CertifyContract(ctx, x.operator, k.ID); err != nil {
