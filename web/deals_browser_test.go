@@ -27,7 +27,7 @@ import (
 // and agrees by choosing its key file (static/sign.js signs the contract in the
 // browser); the buyer accepts and verifies with its own key file; the supplier
 // finalizes, uploads the deal's file with the upload's progress shown
-// (static/deals.js) and seals it; the buyer downloads the file — the bytes are
+// (static/upload.js) and seals it; the buyer downloads the file — the bytes are
 // those whose SHA-256 the server recorded — and the certificate. Each page is shot
 // in English and Chinese; nothing is requested from outside the server.
 func TestDealInBrowser(t *testing.T) {
@@ -168,7 +168,8 @@ func TestDealInBrowser(t *testing.T) {
 	until("finalized", state(trade.Finalized)+` && document.querySelector("#upload") !== null`)
 	step("choose the file", chromedp.SetUploadFiles(chromedp.ID("files-file"), []string{dataFile}))
 	step("upload", chromedp.Click(chromedp.CSS(`#upload button[type=submit]`)))
-	until("the file uploaded", `document.querySelector('[data-file="throughput.csv"]') !== null && document.querySelector("#seal") !== null`)
+	until("the file uploaded, its progress seen to the end", `document.documentElement.dataset.uploadProgress === "100" &&
+		document.querySelector('[data-file="throughput.csv"]') !== null && document.querySelector("#seal") !== null`)
 	shoot("deal-files-supplier-en")
 	step("seal", chromedp.Click(chromedp.CSS(`#seal button[type=submit]`)))
 	until("sealed", `document.querySelector("#sealed") !== null`)

@@ -1,4 +1,5 @@
-// Uploads with progress: a form marked data-upload (multipart, a file input) is
+// Uploads with progress, for every upload form of the console (a product's
+// documents, a deal's files): a form marked data-upload (multipart, a file input) is
 // sent with XMLHttpRequest so that its <progress> follows the upload's progress
 // events; the answer (the page the server redirects to, or the form with its
 // problems) then takes the place of the page's main region, as a plain submit
