@@ -115,9 +115,27 @@ type NewSource struct {
 	EverySeconds int64    `json:"every_seconds,omitempty" minimum:"0" doc:"0: on demand only; at least 300 otherwise"`
 }
 
+// mayRegister checks that actor may register a harvest source: the operator, active.
+func mayRegister(tx *store.Tx, op string, actor dataport.Actor) error {
+	if err := registry.MayAct(tx, op, actor); err != nil {
+		return err
+	}
+	if !actor.Has(dataport.RoleOperator) {
+		return dataport.Errorf(op, dataport.KindForbidden, "the operator registers harvest sources")
+	}
+	return nil
+}
+
 // AddSource registers a source (the operator).
 func (s *Service) AddSource(ctx context.Context, actor dataport.Actor, n NewSource) (Source, error) {
 	const op = "harvest.AddSource"
+	// Who asks comes first: making the connector below may reach the platform (a
+	// DSP peer's connector is connected to, with the token the peer issued to the
+	// exchange), which no one but the operator may have the exchange do. The
+	// transaction checks again, for a suspension that lands meanwhile.
+	if err := s.db.Read(ctx, func(tx *store.Tx) error { return mayRegister(tx, op, actor) }); err != nil {
+		return Source{}, err
+	}
 	var p dataport.Problems
 	if _, ok := s.connectors[n.Kind]; !ok {
 		p.Add("kind", "aws_odr, ckan, dcat or feed")
@@ -155,11 +173,8 @@ func (s *Service) AddSource(ctx context.Context, actor dataport.Actor, n NewSour
 		return Source{}, dataport.Invalid(op, dataport.FieldProblem{Field: "location", Message: dataport.MessageOf(err)})
 	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		if err := registry.MayAct(tx, op, actor); err != nil {
+		if err := mayRegister(tx, op, actor); err != nil {
 			return err
-		}
-		if !actor.Has(dataport.RoleOperator) {
-			return dataport.Errorf(op, dataport.KindForbidden, "the operator registers harvest sources")
 		}
 		sup, err := s.reg.Participant(tx, n.SupplierID)
 		if err != nil {
