@@ -168,10 +168,12 @@ func (cr *chrome) step(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// until waits for a JavaScript condition to hold on the page.
+// until waits for a JavaScript condition to hold on the page, once the page is
+// parsed whole: a condition on its top may hold while the rest of it is still
+// arriving, and the next step may act on an input further down.
 func (cr *chrome) until(what, js string) {
 	cr.t.Helper()
-	if err := waitFor(cr.tab, js); err != nil {
+	if err := waitFor(cr.tab, `document.readyState !== "loading" && (`+js+`)`); err != nil {
 		cr.t.Fatalf("%s (%s): %v\npage:\n%s\n%s", what, js, err, clip(text(cr.tab)), cr.seen.Report())
 	}
 }

@@ -189,7 +189,8 @@ func uploadReport(t *testing.T) []chromedp.Action[chromedp.Void] {
 	if err := os.WriteFile(report, append([]byte("# Compliance assessment (test)\n\n"), bytes.Repeat([]byte("The data is lawful to trade.\n"), 80_000)...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return []chromedp.Action[chromedp.Void]{setValues(map[string]string{"kind": "compliance_report"}),
+	// The page may still be loading when the draft's status shows at its top.
+	return []chromedp.Action[chromedp.Void]{chromedp.WaitVisible(chromedp.ID("upload-button")), setValues(map[string]string{"kind": "compliance_report"}),
 		chromedp.SetUploadFiles(chromedp.ID("file"), []string{report}), chromedp.Click(chromedp.ID("upload-button"))}
 }
 
