@@ -85,6 +85,19 @@ func (l contextLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
 	return &ld.RemoteDocument{DocumentURL: u, Document: ld.CloneDocument(doc)}, nil
 }
 
+// recoverLD runs fn, a call into json-gold, and returns a panic of it as an error.
+// The library asserts the types of what it walks, and some documents a peer may
+// send break those assertions (an object {"": 0} panics in expandObject): a
+// malformed message must be refused, not crash the connector.
+func recoverLD[T any](fn func() (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("JSON-LD processing failed: %v", r)
+		}
+	}()
+	return fn()
+}
+
 // Compact interprets raw as JSON-LD 1.1 with the protocol's contexts and writes it
 // compacted with the DSP context, "@context" as the one-element array the schemas
 // expect. A message that another connector wrote with prefixed terms
@@ -108,12 +121,12 @@ func Compact(raw []byte) ([]byte, error) {
 	opts.ProcessingMode = ld.JsonLd_1_1
 	opts.DocumentLoader = contextLoader{docs}
 	proc := ld.NewJsonLdProcessor()
-	expanded, err := proc.Expand(doc, opts)
+	expanded, err := recoverLD(func() ([]any, error) { return proc.Expand(doc, opts) })
 	if err != nil {
 		return nil, &dataport.Error{Op: op, Kind: dataport.KindInvalid, Message: "not JSON-LD dataport can interpret",
 			Fields: []dataport.FieldProblem{{Field: "@context", Message: err.Error()}}}
 	}
-	compacted, err := proc.Compact(expanded, compactContext, opts)
+	compacted, err := recoverLD(func() (map[string]any, error) { return proc.Compact(expanded, compactContext, opts) })
 	if err != nil {
 		return nil, &dataport.Error{Op: op, Kind: dataport.KindInvalid, Message: "not JSON-LD dataport can interpret",
 			Fields: []dataport.FieldProblem{{Field: "@context", Message: err.Error()}}}

@@ -148,7 +148,7 @@ func (c *Connector) Read(ctx context.Context, yield func(harvest.Record) error, 
 		}
 		opts := ld.NewJsonLdOptions(pg.url)
 		opts.DocumentLoader = c.loader
-		expanded, err := ld.NewJsonLdProcessor().Expand(pg.doc, opts)
+		expanded, err := expand(pg.doc, opts)
 		if err != nil {
 			if n > 1 && pg.linkNext != "" {
 				problem(harvest.Problem{Ref: u, Reason: fmt.Sprintf("page %d is not valid JSON-LD: %v", n, err)})
@@ -187,6 +187,19 @@ func (c *Connector) Read(ctx context.Context, yield func(harvest.Record) error, 
 		next = c.nextURL(pg.url, link, visited, problem)
 	}
 	return nil
+}
+
+// expand expands a page as JSON-LD, and returns a panic of json-gold as an error:
+// the library asserts the types of what it walks, and some pages break those
+// assertions (an object {"": 0} panics in expandObject). A page is another
+// platform's input: a malformed one is refused, not the end of the harvester.
+func expand(doc any, opts *ld.JsonLdOptions) (expanded []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("JSON-LD expansion failed: %v", r)
+		}
+	}()
+	return ld.NewJsonLdProcessor().Expand(doc, opts)
 }
 
 // nextURL resolves link against the page URL, and ends paging with a problem when
