@@ -152,6 +152,11 @@ func parseFile(id, ref string, data []byte, root *rule, ext *extChecks, dates en
 		return harvest.Record{}, []fieldError{{msg: "the file has no YAML content"}}
 	}
 	top := doc.Content[0]
+	if isNull(deref(top)) {
+		// "~", "null" or an anchor with nothing under it: no description at all,
+		// which the schema (whose root is not marked required) would let through.
+		return harvest.Record{}, []fieldError{{line: top.Line, msg: "the file has no YAML content"}}
+	}
 	v := &validator{ext: ext, budget: maxVisits}
 	v.check(top, root, "", true)
 	if len(v.errs) == 0 {
