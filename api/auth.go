@@ -20,21 +20,43 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		if h == "" {
-			next.ServeHTTP(w, r)
+			if s.limitIP(w, r) {
+				next.ServeHTTP(w, r)
+			}
 			return
 		}
+		// A failed authentication counts against the client's address and the key
+		// id it named; after a few, the next attempts wait (api/limits.go).
 		scheme, token, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		token = strings.TrimSpace(token)
+		keyID := keyIDOf(token)
+		namedKey(r, keyID)
+		if !s.authBackoff(w, r, keyID) {
+			return
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			s.limiter.authFailed(s.clientIP(r), "")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dataport"`)
 			writeProblem(w, http.StatusUnauthorized, "Authorization must be: Bearer <API key>")
 			return
 		}
-		actor, err := s.Registry.Authenticate(r.Context(), strings.TrimSpace(token))
+		if wait, b := s.limiter.empty("key:" + keyID); keyID != "" && wait > 0 && !s.limiter.cfg.Off {
+			infoOf(r).actor = dataport.Actor{ParticipantID: b.participant, KeyID: keyID}
+			s.rateAnswer(w, r, wait, 0, b.rate, b.burst, "this API key")
+			return
+		}
+		actor, err := s.Registry.Authenticate(r.Context(), token)
 		if err != nil {
 			if dataport.KindOf(err) == dataport.KindUnauthorized {
+				s.limiter.authFailed(s.clientIP(r), keyID)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="dataport", error="invalid_token"`)
 			}
 			writeProblem(w, statusOf(dataport.KindOf(err)), dataport.MessageOf(err))
+			return
+		}
+		s.limiter.authSucceeded(s.clientIP(r), keyID)
+		infoOf(r).actor = actor // the record of a refusal names the caller
+		if !s.limitKey(w, r, actor) {
 			return
 		}
 		if mutating(r.Method) {

@@ -253,6 +253,7 @@ var authzRows = []authzRow{
 	{op: "GET /log/checkpoint", public: true},
 	{op: "GET /log/tile/{path...}", args: args(fixed("0/000")), public: true},
 	{op: "POST /log/cosignature", public: true},
+	{op: "list-denials", any: watchers},
 
 	// Finance: the tenant's merchant's data.
 	{op: "connect-shop", args: args(member(merchant)), any: roles(operator), own: roles(merchant)},

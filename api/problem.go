@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/dataport/dataport"
@@ -17,6 +19,10 @@ func init() {
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		if status == http.StatusUnprocessableEntity {
 			status = http.StatusBadRequest
+		}
+		if _, limit, ok := strings.Cut(msg, "too large limit="); ok && status == http.StatusRequestEntityTooLarge {
+			// One wording for every body over its operation's bound (maxBody for JSON).
+			msg = "the request body is larger than the limit of " + limit
 		}
 		details := make([]*huma.ErrorDetail, 0, len(errs))
 		for _, err := range errs {
@@ -68,7 +74,7 @@ func (s *Server) problemAt(err error, at map[string]string) error {
 	if err == nil {
 		return nil
 	}
-	kind := dataport.KindOf(err)
+	kind := kindOf(err)
 	status := statusOf(kind)
 	if kind == dataport.KindInternal || kind == dataport.KindUnavailable {
 		s.Logger.Error("request failed", "kind", kind.String(), "err", err)
@@ -84,6 +90,12 @@ func (s *Server) problemAt(err error, at map[string]string) error {
 	if kind == dataport.KindUnavailable {
 		m.Detail = "the service is temporarily unavailable; retry shortly"
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The request ran past Limits.RequestTimeout (api/limits.go).
+		status = http.StatusServiceUnavailable
+		m.Status, m.Title = status, http.StatusText(status)
+		m.Detail = "the request took longer than the server allows; retry, or ask for less"
+	}
 	for _, f := range dataport.FieldsOf(err) {
 		loc := "body." + f.Field
 		if l, ok := at[f.Field]; ok {
@@ -91,11 +103,38 @@ func (s *Server) problemAt(err error, at map[string]string) error {
 		}
 		m.Errors = append(m.Errors, &huma.ErrorDetail{Location: loc, Message: f.Message})
 	}
+	if status == http.StatusServiceUnavailable {
+		return huma.ErrorWithHeaders(m, http.Header{"Retry-After": {unavailableRetryAfter}})
+	}
 	return m
+}
+
+// unavailableRetryAfter is the Retry-After of a 503 (RFC 9110 section 10.2.3), in seconds: the
+// database or blob store that was down is tried afresh by the next request, so a
+// client may come back soon.
+const unavailableRetryAfter = "5"
+
+// kindOf is dataport.KindOf, except that an internal error caused by a dependency
+// being unavailable is unavailable: a service that wrapped a failed transaction as
+// internal must not turn a database that is down into a 500.
+func kindOf(err error) dataport.Kind {
+	kind := dataport.KindOf(err)
+	if kind != dataport.KindInternal {
+		return kind
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if de, ok := e.(*dataport.Error); ok && de.Kind == dataport.KindUnavailable {
+			return dataport.KindUnavailable
+		}
+	}
+	return kind
 }
 
 // writeProblem writes a problem outside huma (authentication, panics, unknown routes).
 func writeProblem(w http.ResponseWriter, status int, detail string) {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: detail})

@@ -201,6 +201,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	get(s, "trace", "/api/v1/trace", "Every filing naming a subject, each with its inclusion proof (regulators and the operator: any subject)", "ledger", s.trace)
 	get(s, "log-consistency", "/api/v1/log/consistency", "An RFC 6962 consistency proof between two tree sizes", "ledger", s.consistency)
 
+	// Audit: the requests the server refused (401, 403, 413, 429), counted by minute (api/audit.go).
+	get(s, "list-denials", "/api/v1/audit/denials", "Requests refused by minute, caller, client address, route, status and reason: bad keys, missing rights, oversized bodies, rate limits (operator and regulators)", "audit", s.listDenials)
+
 	// The log, C2SP tlog-tiles: public, cacheable, for any tlog client.
 	mux.HandleFunc("GET /log/checkpoint", s.logCheckpoint)
 	mux.HandleFunc("GET /log/tile/{path...}", s.logTile)

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -72,6 +73,10 @@ type Deps struct {
 	// requests it Serves go to it, everything else to the API. Nil serves the API
 	// alone.
 	Console Console
+
+	// Limits bound each caller: rates, request time, failed authentications
+	// (api/limits.go); the zero value is right for production.
+	Limits Limits
 }
 
 // Console is a handler for some paths of the server: the web console, which
@@ -91,6 +96,10 @@ type Server struct {
 	dspConsumerTransfers *dsp.ConsumerTransfers
 	// dspTransfers is the Transfer Process Protocol's provider side (api/dsp_transfer.go).
 	dspTransfers *dsp.TransferService
+	// limiter and audit are the abuse limits and the record of denied requests
+	// (api/limits.go, api/audit.go).
+	limiter *limiter
+	audit   *auditor
 }
 
 //go:embed docsui
@@ -121,12 +130,22 @@ func NewServer(deps Deps) *Server {
 	s.api = humago.New(mux, cfg)
 	s.dspConsumerTransfers = s.newDSPConsumerTransfers()
 	s.dspTransfers = s.newDSPTransfers()
+	s.limiter = newLimiter(deps.Limits, deps.DB.Clock(), mux)
+	s.audit = newAuditor(deps.DB, s.limiter.cfg, deps.Metrics)
 	s.routes(mux)
+	s.exemptRoutes()
+	if g, ok := deps.Console.(interface {
+		GuardSignIn(wait func(*http.Request, string) time.Duration, done func(*http.Request, string, bool))
+	}); ok {
+		g.GuardSignIn(s.signInWait, s.signedIn) // one count of failed authentications for the API and the console
+	}
 
 	h := withRoute(mux)
-	h = s.authenticate(h)
+	h = s.limitTime(h)
+	h = s.authenticate(h)  // and limits each key and each anonymous client (api/limits.go)
 	h = s.dspFirst(mux, h) // the Dataspace Protocol authenticates itself (api/dsp.go)
 	h = s.consoleFirst(h)  // the web console signs its people in itself (package web)
+	h = s.auditDenials(h)
 	h = s.observe(h)
 	s.handler = h
 	return s

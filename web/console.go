@@ -90,6 +90,7 @@ type Console struct {
 	static    http.Handler
 	csrf      *http.CrossOriginProtection
 	pages     []string // the patterns of the pages, in the order routes.go adds them
+	guard     signInGuard
 
 	nameMu  sync.Mutex
 	name    dataport.Bilingual // the exchange's name: its operator's legal name

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -78,7 +80,22 @@ func (c *Console) signIn(q *Request) error {
 		f.Fail("key", q.T("signin.error.required"))
 		return q.Render(http.StatusUnprocessableEntity, "login", signInData{Form: f})
 	}
+	if c.guard.wait != nil {
+		if wait := c.guard.wait(q.Request, key); wait > 0 {
+			// Too many failed sign-ins from this address: the key is not even checked
+			// (RFC 9110 §10.2.3: Retry-After in whole seconds).
+			secs := int(math.Ceil(wait.Seconds()))
+			q.W.Header().Set("Retry-After", strconv.Itoa(secs))
+			f.Values.Del("key")
+			f.Fail("key", q.T("signin.error.wait", secs))
+			return q.Render(http.StatusTooManyRequests, "login", signInData{Form: f})
+		}
+	}
 	token, s, err := c.startSession(q.Context(), key)
+	if c.guard.done != nil {
+		// A suspended participant's key is a right key: only a wrong one counts.
+		c.guard.done(q.Request, key, dataport.KindOf(err) != dataport.KindUnauthorized || err == nil)
+	}
 	switch dataport.KindOf(err) {
 	case dataport.KindUnauthorized:
 		f.Fail("key", q.T("signin.error.key"))
@@ -96,6 +113,20 @@ func (c *Console) signIn(q *Request) error {
 	setCookie(q.W, q.Request, sessionCookie, token, s.ExpiresAt, false)
 	q.Redirect(localPath(f.Get("next"), landing(s.Actor)))
 	return nil
+}
+
+// signInGuard slows the guessing of API keys at the sign-in form: wait says how
+// long the visitor must wait before its key is checked, done counts the outcome.
+// The API server the console is served by sets it (api.NewServer), so that a
+// client's failures at the form and with the API are counted together.
+type signInGuard struct {
+	wait func(r *http.Request, key string) time.Duration
+	done func(r *http.Request, key string, ok bool)
+}
+
+// GuardSignIn sets the sign-in form's guard; call it before serving.
+func (c *Console) GuardSignIn(wait func(*http.Request, string) time.Duration, done func(*http.Request, string, bool)) {
+	c.guard = signInGuard{wait: wait, done: done}
 }
 
 // signOut ends the session.
