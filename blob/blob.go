@@ -54,6 +54,25 @@ type Store interface {
 	Delete(ctx context.Context, sum string) error
 }
 
+// Lister is implemented by stores that can enumerate what they hold, as a
+// consistency check needs: every blob, to find those nothing references, and the
+// uploads in progress or abandoned, with when each began.
+type Lister interface {
+	// List calls fn with every stored blob, in no particular order, until fn fails.
+	List(ctx context.Context, fn func(Info) error) error
+	// Pending lists the uploads in progress or abandoned.
+	Pending(ctx context.Context) ([]Pending, error)
+	// SweepPending removes the uploads begun before cutoff, as the store does by
+	// itself when it opens for those a day old.
+	SweepPending(ctx context.Context, cutoff time.Time) error
+}
+
+// Pending is an upload in progress, or abandoned by a process that stopped.
+type Pending struct {
+	Name  string    `json:"name"`
+	Began time.Time `json:"began"`
+}
+
 var address = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // ValidAddress reports whether sum is a blob address: 64 lower-case hex digits. Only

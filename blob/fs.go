@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -77,7 +78,7 @@ func (s *FS) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, "tmp"), "put-*")
 	if err != nil {
-		return Info{}, dataport.Internal(op, err)
+		return Info{}, DiskFault(op, err)
 	}
 	done := false
 	defer func() {
@@ -87,8 +88,12 @@ func (s *FS) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
+	w := &errWriter{w: tmp}
+	n, err := io.Copy(io.MultiWriter(w, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, limit+1)})
 	if err != nil {
+		if w.err != nil { // the disk failed, not the content
+			return Info{}, DiskFault(op, w.err)
+		}
 		if ctx.Err() != nil {
 			return Info{}, dataport.Errorf(op, dataport.KindUnavailable, "upload stopped: %v", ctx.Err())
 		}
@@ -102,10 +107,10 @@ func (s *FS) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 		return Info{}, dataport.Invalid(op, dataport.FieldProblem{Field: "sha256", Message: fmt.Sprintf("the content hashes to %s, not %s", sum, want)})
 	}
 	if err := tmp.Sync(); err != nil {
-		return Info{}, dataport.Internal(op, err)
+		return Info{}, DiskFault(op, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return Info{}, dataport.Internal(op, err)
+		return Info{}, DiskFault(op, err)
 	}
 	final := s.path(sum)
 	if info, err := os.Stat(final); err == nil && info.Size() == n { // stored before: same bytes
@@ -114,7 +119,7 @@ func (s *FS) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 		return Info{SHA256: sum, Size: n, Stored: info.ModTime().UTC()}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return Info{}, dataport.Internal(op, err)
+		return Info{}, DiskFault(op, err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o440); err != nil {
 		return Info{}, dataport.Internal(op, err)
@@ -131,6 +136,35 @@ func (s *FS) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 		return Info{}, dataport.Internal(op, err)
 	}
 	return Info{SHA256: sum, Size: n, Stored: info.ModTime().UTC()}, nil
+}
+
+// DiskFault classifies an error of writing to local disk: a full disk (or a full
+// quota) is KindUnavailable — the request was good and succeeds once the operator
+// has freed space, so the client is told to retry (HTTP 503 with Retry-After) rather
+// than that its content was bad or the exchange broken; anything else is internal.
+func DiskFault(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "no space left to store the content", Err: err}
+	}
+	return dataport.Internal(op, err)
+}
+
+// errWriter records why writing failed, so that a copy's error is known for the
+// writer's (the disk's) rather than the reader's (the client's).
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func syncDir(dir string) error {
@@ -216,6 +250,49 @@ func (s *FS) Uploads() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+var _ Lister = (*FS)(nil)
+
+// List implements Lister.
+func (s *FS) List(ctx context.Context, fn func(Info) error) error {
+	return filepath.WalkDir(filepath.Join(s.root, "sha256"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !ValidAddress(d.Name()) {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(Info{SHA256: d.Name(), Size: info.Size(), Stored: info.ModTime().UTC()})
+	})
+}
+
+// Pending implements Lister: the files in tmp/.
+func (s *FS) Pending(ctx context.Context) ([]Pending, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Pending
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			out = append(out, Pending{Name: "tmp/" + e.Name(), Began: info.ModTime().UTC()})
+		}
+	}
+	return out, nil
+}
+
+// SweepPending implements Lister.
+func (s *FS) SweepPending(ctx context.Context, cutoff time.Time) error {
+	s.sweep(cutoff)
+	return nil
 }
 
 // ctxReader stops a copy when its context ends.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -52,6 +53,12 @@ type S3 struct {
 	client *minio.Client
 	bucket string
 	prefix string
+
+	// undiscarded holds the temporary keys of failed Puts whose cleanup could not
+	// reach the store (it was down): the next Put that succeeds, the store being back,
+	// removes them, rather than leaving them for the sweep a day later.
+	mu          sync.Mutex
+	undiscarded map[string]bool
 }
 
 // Sizes of the requests Put makes. S3 allows at most 10,000 parts per multipart
@@ -87,7 +94,7 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, dataport.Errorf(op, dataport.KindInvalid, "S3 endpoint %q: %v", cfg.Endpoint, err)
 	}
-	s := &S3{client: client, bucket: cfg.Bucket, prefix: prefix}
+	s := &S3{client: client, bucket: cfg.Bucket, prefix: prefix, undiscarded: map[string]bool{}}
 	exists, err := client.BucketExists(ctx, s.bucket)
 	if err != nil {
 		return nil, s3Fail(op, err)
@@ -211,6 +218,7 @@ func (s *S3) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 	switch {
 	case err == nil && st.Size == n: // stored before: same bytes
 		failed = false
+		s.discardLeftovers(ctx)
 		return Info{SHA256: sum, Size: n, Stored: st.LastModified.UTC()}, nil
 	case err != nil && !s3NotFound(err):
 		return Info{}, s3Fail(op, err)
@@ -225,6 +233,7 @@ func (s *S3) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 	if st.Size != n {
 		return Info{}, dataport.Internal(op, fmt.Errorf("copied %d bytes to %s, it holds %d", n, final, st.Size))
 	}
+	s.discardLeftovers(ctx)
 	return Info{SHA256: sum, Size: n, Stored: st.LastModified.UTC()}, nil
 }
 
@@ -235,9 +244,35 @@ func (s *S3) Put(ctx context.Context, r io.Reader, limit int64, want string) (In
 func (s *S3) discard(ctx context.Context, tmp string, failed bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s3CleanupTime)
 	defer cancel()
-	s.client.RemoveObject(ctx, s.bucket, tmp, minio.RemoveObjectOptions{})
+	err := s.client.RemoveObject(ctx, s.bucket, tmp, minio.RemoveObjectOptions{})
+	if err != nil && s3NotFound(err) {
+		err = nil
+	}
 	if failed {
-		s.client.RemoveIncompleteUpload(ctx, s.bucket, tmp)
+		if e := s.client.RemoveIncompleteUpload(ctx, s.bucket, tmp); err == nil {
+			err = e
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.undiscarded[tmp] = true
+	} else {
+		delete(s.undiscarded, tmp)
+	}
+}
+
+// discardLeftovers tries again to remove what failed Puts could not: a Put has just
+// succeeded, so the store answers again.
+func (s *S3) discardLeftovers(ctx context.Context) {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.undiscarded))
+	for k := range s.undiscarded {
+		keys = append(keys, k)
+	}
+	s.mu.Unlock()
+	for _, k := range keys {
+		s.discard(ctx, k, true)
 	}
 }
 
@@ -402,6 +437,50 @@ func (s *S3) Uploads(ctx context.Context) ([]string, error) {
 		return nil, s3Fail(op, err)
 	}
 	return out, nil
+}
+
+var _ Lister = (*S3)(nil)
+
+// List implements Lister.
+func (s *S3) List(ctx context.Context, fn func(Info) error) error {
+	const op = "blob.List"
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the listing's goroutine when fn stops it early
+	for o := range s.client.ListObjectsIter(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + "sha256/", Recursive: true}) {
+		if o.Err != nil {
+			return s3Fail(op, o.Err)
+		}
+		sum := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		if !ValidAddress(sum) || o.Key != s.key(sum) {
+			continue
+		}
+		if err := fn(Info{SHA256: sum, Size: o.Size, Stored: o.LastModified.UTC()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pending implements Lister.
+func (s *S3) Pending(ctx context.Context) ([]Pending, error) {
+	var out []Pending
+	err := s.uploads(ctx, func(key, uploadID string, began time.Time) {
+		name := strings.TrimPrefix(key, s.prefix)
+		if uploadID != "" {
+			name += " (multipart upload " + uploadID + ")"
+		}
+		out = append(out, Pending{Name: name, Began: began.UTC()})
+	})
+	if err != nil {
+		return nil, s3Fail("blob.Pending", err)
+	}
+	return out, nil
+}
+
+// SweepPending implements Lister.
+func (s *S3) SweepPending(ctx context.Context, cutoff time.Time) error {
+	s.sweep(ctx, cutoff)
+	return nil
 }
 
 // uploads calls f with each temporary object (uploadID empty) and each multipart

@@ -16,6 +16,7 @@
 package delivery
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"path"
@@ -69,7 +70,11 @@ func New(db *store.DB, reg *registry.Service, blobs blob.Store, deals *trade.Ser
 		return nil, dataport.Internal(op, err)
 	}
 	deals.SetDeliveryLog(deliveryLog)
-	return &Service{db: db, reg: reg, blobs: blobs, deals: deals, opts: opts, writing: map[string]bool{}}, nil
+	s := &Service{db: db, reg: reg, blobs: blobs, deals: deals, opts: opts, writing: map[string]bool{}}
+	if err := s.cleanStaging(context.Background()); err != nil {
+		return nil, dataport.Wrap(op, err)
+	}
+	return s, nil
 }
 
 // deliveryLog is a deal's completed deliveries, for its transaction certificate.

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dataport/dataport"
@@ -124,7 +125,8 @@ func (s *Service) StartUpload(ctx context.Context, actor dataport.Actor, product
 		SHA256: n.SHA256, MediaType: n.MediaType, State: "open", CreatedBy: actor.ParticipantID}
 	// The staging file exists before the upload is acknowledged.
 	if err := s.saveState(u.ID, 0, sha256.New()); err != nil {
-		return Upload{}, dataport.Internal(op, err)
+		s.removeStaged(u.ID)
+		return Upload{}, blob.DiskFault(op, err)
 	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		if _, err := mayAddFiles(tx, op, actor, productID, rev); err != nil {
@@ -148,6 +150,23 @@ func (s *Service) StartUpload(ctx context.Context, actor dataport.Actor, product
 		u, _, err = s.WriteChunk(ctx, actor, u.ID, 0, eofReader{})
 	}
 	return u, err
+}
+
+// stagingWriter writes an upload's bytes to its staging file and hashes those the
+// file took, recording why the file refused the rest.
+type stagingWriter struct {
+	f   *os.File
+	h   hash.Hash
+	err error
+}
+
+func (w *stagingWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 type eofReader struct{}
@@ -237,18 +256,24 @@ func (s *Service) WriteChunk(ctx context.Context, actor dataport.Actor, id strin
 		return u, nil, dataport.Internal(op, err)
 	}
 	remaining := u.Size - st.Offset
-	n, copyErr := io.Copy(io.MultiWriter(f, st.hash), io.LimitReader(r, remaining+1))
+	// Only what the file took is hashed: a disk that fills up mid-write keeps the
+	// bytes it took and the hash state that matches them, for the client to resume.
+	staged := &stagingWriter{f: f, h: st.hash}
+	n, copyErr := io.Copy(staged, io.LimitReader(r, remaining+1))
 	if n > remaining {
 		// More than declared: the chunk is refused whole; the upload keeps what it had.
 		return u, nil, dataport.Invalid(op, dataport.FieldProblem{Field: "body", Message: fmt.Sprintf("more bytes than the %d declared", u.Size)})
 	}
 	if err := f.Sync(); err != nil {
-		return u, nil, dataport.Internal(op, err)
+		return u, nil, blob.DiskFault(op, err)
 	}
 	if err := s.saveState(id, st.Offset+n, st.hash); err != nil {
-		return u, nil, dataport.Internal(op, err)
+		return u, nil, blob.DiskFault(op, err)
 	}
 	u.Received = st.Offset + n
+	if staged.err != nil { // the server's disk, not the client: 503, resume later
+		return u, nil, blob.DiskFault(op, staged.err)
+	}
 	if copyErr != nil {
 		return u, nil, dataport.Errorf(op, dataport.KindInvalid, "the chunk broke off after %d bytes; the upload holds %d: resume from there (%v)", n, u.Received, copyErr)
 	}
@@ -470,6 +495,43 @@ func (s *Service) removeStaged(id string) {
 	os.Remove(s.stagedPath(id))
 	os.Remove(s.stagedPath(id) + ".state")
 	os.Remove(s.stagedPath(id) + ".state.tmp")
+}
+
+// cleanStaging removes what a process that stopped mid-upload left in the staging
+// folder, as the service starts: the files of uploads no longer open (completed or
+// aborted just before their files were removed, or never recorded because the
+// process stopped before the upload's row committed) and half-written state files.
+// The staged bytes of open uploads stay, for the uploads to resume from.
+func (s *Service) cleanStaging(ctx context.Context) error {
+	entries, err := os.ReadDir(s.opts.StagingDir)
+	if err != nil {
+		return dataport.Internal("delivery.cleanStaging", err)
+	}
+	open := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".state.tmp") {
+			os.Remove(filepath.Join(s.opts.StagingDir, name))
+			continue
+		}
+		id := strings.TrimSuffix(name, ".state")
+		isOpen, seen := open[id]
+		if !seen {
+			var state string
+			err := s.db.Read(ctx, func(tx *store.Tx) error {
+				return tx.QueryRow(`SELECT state FROM uploads WHERE id = $1`, id).Scan(&state)
+			})
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return dataport.Internal("delivery.cleanStaging", err)
+			}
+			isOpen = state == "open"
+			open[id] = isOpen
+		}
+		if !isOpen {
+			os.Remove(filepath.Join(s.opts.StagingDir, name))
+		}
+	}
+	return nil
 }
 
 // Staged lists what the staging folder holds: open uploads' files, and nothing else

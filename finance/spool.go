@@ -54,6 +54,10 @@ func (s *spool) put(o *order) error {
 		if err != nil {
 			return err
 		}
+		// Unlinked at once, the file lives as long as it is open: a process that
+		// dies mid-batch leaves nothing in the spool. (Where an open file cannot be
+		// removed, close removes it.)
+		os.Remove(f.Name())
 		s.file, s.w = f, bufio.NewWriterSize(f, 1<<16)
 		if _, err := s.w.Write(s.mem.Bytes()); err != nil {
 			return err

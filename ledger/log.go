@@ -140,9 +140,32 @@ func (l *Log) Kick() {
 	}
 }
 
-// Run integrates new filings until ctx ends: at every kick, and every poll interval
-// for filings committed by other processes on the same database.
+// IntegratorRole is the role (store.DB.Lead) of the one process that integrates
+// the log when several replicas share a database.
+const IntegratorRole = "log-integrator"
+
+// Run keeps the log current until ctx ends. Of the processes on one database, the
+// one that leads IntegratorRole integrates new filings — at every kick, and every
+// poll interval for filings committed by the others — so the tree grows in one
+// total order under one signer; every process, leader or not, follows the signed
+// checkpoints at each poll, so Latest and WaitCovered answer alike on every
+// replica. When the leader dies, another replica takes the role at its next try
+// (store.LeadRetry) and carries on from the last signed checkpoint.
 func (l *Log) Run(ctx context.Context, poll time.Duration) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		l.db.Lead(ctx, IntegratorRole, func(ctx context.Context) {
+			l.log.Info("integrating the log", "role", IntegratorRole)
+			l.integrate(ctx, poll)
+			l.log.Info("stopped integrating the log", "role", IntegratorRole)
+		})
+	})
+	l.follow(ctx, poll)
+	wg.Wait()
+}
+
+// integrate runs the integrator while this process leads.
+func (l *Log) integrate(ctx context.Context, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -159,12 +182,87 @@ func (l *Log) Run(ctx context.Context, poll time.Duration) {
 				break
 			}
 		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.kick: // a commit here: it may have filed
+			case <-t.C: // another replica's filings
+			}
+			// Look before taking the tree's row lock, which is a write: every commit
+			// kicks the integrator, its own included, and an idle exchange must not
+			// integrate nothing over and over. (An error here — the database away —
+			// waits for the next tick.)
+			pending, err := l.pending(ctx)
+			waiting = err != nil || !pending
+		}
+	}
+}
+
+// pending tells whether filings wait to be integrated.
+func (l *Log) pending(ctx context.Context) (bool, error) {
+	var yes bool
+	err := l.db.Read(ctx, func(tx *store.Tx) error {
+		var filed, size int64
+		if err := tx.QueryRow(`SELECT last_seq FROM filing_sequence WHERE id = 1`).Scan(&filed); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(`SELECT size FROM log_tree WHERE id = 1`).Scan(&size); err != nil {
+			return err
+		}
+		yes = filed > size
+		return nil
+	})
+	return yes, err
+}
+
+// follow reads the latest signed checkpoint at every poll, to learn of those
+// another replica signed.
+func (l *Log) follow(ctx context.Context, poll time.Duration) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-l.kick:
 		case <-t.C:
 		}
+		if err := l.refresh(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn("reading the log's latest checkpoint", "err", err)
+		}
+	}
+}
+
+// refresh reads the latest signed checkpoint when the tree has grown past it.
+func (l *Log) refresh(ctx context.Context) error {
+	l.mu.Lock()
+	known := l.latest.Size
+	l.mu.Unlock()
+	var cp Checkpoint
+	var ok bool
+	err := l.db.Read(ctx, func(tx *store.Tx) error {
+		var size int64
+		if err := tx.QueryRow(`SELECT size FROM log_tree WHERE id = 1`).Scan(&size); err != nil || size <= known {
+			return err
+		}
+		var err error
+		cp, ok, err = latestCheckpoint(tx)
+		return err
+	})
+	if err == nil && ok {
+		l.publish(cp)
+	}
+	return err
+}
+
+// publish makes cp the latest checkpoint when it is newer, waking WaitCovered.
+func (l *Log) publish(cp Checkpoint) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cp.Size > l.latest.Size {
+		l.latest = cp
+		close(l.covered)
+		l.covered = make(chan struct{})
 	}
 }
 
@@ -224,23 +322,35 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		r := &txHashReader{tx: tx, cache: &l.hashes, fresh: map[int64]tlog.Hash{}}
-		fresh = r.fresh
-		n := size
+		// Read the batch whole before hashing: hashing reads stored hashes the
+		// cache lacks (a replica that has just taken the role over has none), and
+		// on PostgreSQL a connection runs one query at a time.
+		type leaf struct {
+			seq   int64
+			entry string
+		}
+		var leaves []leaf
 		for rows.Next() {
-			var seq int64
-			var entry string
-			if err := rows.Scan(&seq, &entry); err != nil {
+			var f leaf
+			if err := rows.Scan(&f.seq, &f.entry); err != nil {
 				rows.Close()
 				return err
 			}
-			if seq != n+1 {
-				rows.Close()
-				return fmt.Errorf("filing %d follows leaf %d: the filings have a gap", seq, n)
+			leaves = append(leaves, f)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		r := &txHashReader{tx: tx, cache: &l.hashes, fresh: map[int64]tlog.Hash{}}
+		fresh = r.fresh
+		n := size
+		for _, f := range leaves {
+			if f.seq != n+1 {
+				return fmt.Errorf("filing %d follows leaf %d: the filings have a gap", f.seq, n)
 			}
-			hs, err := tlog.StoredHashes(n, []byte(entry), r)
+			hs, err := tlog.StoredHashes(n, []byte(f.entry), r)
 			if err != nil {
-				rows.Close()
 				return err
 			}
 			first := tlog.StoredHashIndex(0, n)
@@ -248,10 +358,6 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 				r.fresh[first+int64(i)] = h
 			}
 			n++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		added = int(n - size)
 		if added == 0 {
@@ -295,13 +401,7 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 	}
 	if added > 0 {
 		l.hashes.addAll(fresh) // only once committed: a rolled-back hash is no hash
-		l.mu.Lock()
-		if cp.Size > l.latest.Size {
-			l.latest = cp
-			close(l.covered)
-			l.covered = make(chan struct{})
-		}
-		l.mu.Unlock()
+		l.publish(cp)
 	}
 	return added, nil
 }

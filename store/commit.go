@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"github.com/dataport/dataport"
@@ -78,7 +79,7 @@ func (db *DB) commit(ctx context.Context, mustFile bool, fn func(tx *Tx) error) 
 	if req.panicked != nil {
 		panic(fmt.Sprintf("%v\n\nin a write transaction:\n%s", req.panicked, req.stack))
 	}
-	return err
+	return reclassify("store.Write", err)
 }
 
 func (db *DB) commitLoop() {
@@ -126,16 +127,6 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	// up before it started.
 	ctx := context.Background()
 	c := &db.committer.stmts
-	if c.conn == nil {
-		conn, err := db.write.Conn(ctx)
-		if err != nil {
-			for _, r := range group {
-				r.done <- unavailable(op, err)
-			}
-			return
-		}
-		c.conn = conn
-	}
 	// The committer owns its connection, so it opens and closes the transaction
 	// itself, with SQL: statements prepared on the connection then run inside it
 	// without being prepared again for every transaction.
@@ -143,13 +134,51 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	if db.engine == SQLite {
 		begin = "BEGIN IMMEDIATE"
 	}
-	stx := c.conn
-	if _, err := stx.ExecContext(ctx, begin); err != nil {
+	// The connection kept from an earlier group may have broken since (PostgreSQL
+	// went away and came back): nothing has run on it yet, so the group begins
+	// again, once, on a new connection, and the first writes after an outage
+	// succeed.
+	for fresh := false; ; fresh = true {
+		if c.conn == nil {
+			conn, err := db.write.Conn(ctx)
+			if err != nil {
+				for _, r := range group {
+					r.done <- unavailable(op, err)
+				}
+				return
+			}
+			c.conn, fresh = conn, true
+		}
+		_, err := c.conn.ExecContext(ctx, begin)
+		if err == nil {
+			break
+		}
 		db.dropConn()
+		if !fresh && db.engine == Postgres && IsUnavailable(err) {
+			continue
+		}
 		for _, r := range group {
 			r.done <- unavailable(op, err)
 		}
 		return
+	}
+	stx := c.conn
+	// Replicas on one PostgreSQL database: a group that files takes the filing
+	// sequence's row lock (ledger.File takes it at the group's first filing) before
+	// any other row, so that every such group locks in one order. Taken later, two
+	// replicas' groups could each hold what the other waits for — one a balance row
+	// and then the sequence, the other the sequence and then that balance — and
+	// PostgreSQL would abort one as a deadlock (40P01).
+	if db.engine == Postgres && slices.ContainsFunc(group, func(r *writeRequest) bool { return r.mustFile }) {
+		if _, err := stx.ExecContext(ctx, `SELECT 1 FROM filing_sequence WHERE id = 1 FOR UPDATE`); err != nil {
+			if _, e := stx.ExecContext(ctx, "ROLLBACK"); e != nil {
+				db.dropConn()
+			}
+			for _, r := range group {
+				r.done <- unavailable(op, err)
+			}
+			return
+		}
 	}
 	results := make([]error, len(group))
 	committed := 0
@@ -189,7 +218,9 @@ func (db *DB) commitGroup(group []*writeRequest) {
 	// stands, so that nothing is acknowledged that was not committed.
 	if db.engine == Postgres {
 		if _, err := stx.ExecContext(ctx, "SELECT 1"); err != nil {
-			stx.ExecContext(ctx, "ROLLBACK")
+			if _, e := stx.ExecContext(ctx, "ROLLBACK"); e != nil {
+				db.dropConn() // the connection went away: the next group takes a new one
+			}
 			err = dataport.Internal(op, fmt.Errorf("the group's transaction was aborted: %w", err))
 			for i, r := range group {
 				if results[i] == nil {

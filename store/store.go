@@ -60,6 +60,10 @@ type DB struct {
 	read      *sql.DB // SQLite: several query-only connections; PostgreSQL: the pool
 	clock     dataport.Clock
 	before    func(ctx context.Context) error
+	path      string // SQLite: the database file
+
+	leadMu  sync.Mutex
+	leading map[string]bool // the roles this process holds (Lead)
 }
 
 // Open opens the database named by dsn and applies pending migrations.
@@ -134,7 +138,7 @@ func (db *DB) openSQLite(path string) error {
 	// others were closed and reopened, and each new SQLite connection parses the
 	// whole schema again.
 	r.SetMaxIdleConns(8)
-	db.engine, db.write, db.read = SQLite, w, r
+	db.engine, db.write, db.read, db.path = SQLite, w, r, path
 	return nil
 }
 
@@ -390,29 +394,9 @@ func (db *DB) runTx(ctx context.Context, readOnly, mustFile bool, fn func(tx *Tx
 	}
 	defer stx.Rollback()
 	if err := fn(&Tx{ctx: ctx, tx: stx, db: db, now: db.clock.Now().UTC()}); err != nil {
-		return err
+		return reclassify(op, err)
 	}
 	return unavailable(op, stx.Commit())
-}
-
-// unavailable classifies err: a database that cannot be reached is KindUnavailable
-// (HTTP 503, retry later); anything else is internal.
-func unavailable(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "request cancelled or timed out", Err: err}
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return dataport.Internal(op, err)
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) || strings.Contains(err.Error(), "connection refused") || errors.Is(err, sql.ErrConnDone) {
-		return &dataport.Error{Op: op, Kind: dataport.KindUnavailable, Message: "database unavailable", Err: err}
-	}
-	return dataport.Internal(op, err)
 }
 
 // IsUniqueViolation reports whether err is a unique or primary-key constraint

@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -273,8 +275,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c.flags(fs, getenv, defaultDir)
 	dspAutoStart := fs.Bool("dsp-auto-start", getenv("DATAPORT_DSP_AUTO_START") != "false", "start a DSP pull transfer as soon as its request is acknowledged, as a connector's data plane does; false: the supplier starts each through the REST API (DATAPORT_DSP_AUTO_START)")
 	dspAutoComplete := fs.Bool("dsp-auto-complete", getenv("DATAPORT_DSP_AUTO_COMPLETE") != "false", "as a DSP consumer, complete a pull transfer once all of its data is pulled and verified; false: the buyer completes each through the REST API (DATAPORT_DSP_AUTO_COMPLETE)")
+	var limitsEnv error
+	limits := limitFlags(fs, getenv, &limitsEnv)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if limitsEnv != nil && !flagSet(fs, "trusted-proxies") {
+		return fmt.Errorf("DATAPORT_TRUSTED_PROXIES: %w", limitsEnv)
 	}
 	log, err := c.logger(stderr)
 	if err != nil {
@@ -302,13 +309,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	ledgerLog.SetWitnesses(c.witnesses)
+	// Every replica follows the log; the one that leads ledger.IntegratorRole
+	// integrates it (a quarter second: filings made on other replicas wait at most
+	// that long for their checkpoint).
 	integrating, stopIntegrating := context.WithCancel(context.WithoutCancel(ctx))
 	integrated := make(chan struct{})
 	go func() {
 		defer close(integrated)
-		ledgerLog.Run(integrating, time.Second)
+		ledgerLog.Run(integrating, 250*time.Millisecond)
 	}()
 	defer func() { stopIntegrating(); <-integrated }()
+	// The background jobs run on one replica at a time (jobsRole): each is added
+	// here and started together once the server is built.
+	var jobs []func(context.Context)
 
 	// First start on an empty registry: create the operator and show its key once.
 	op, token, created, err := reg.Bootstrap(ctx, c.operator)
@@ -382,32 +395,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	harvestConnectors := connectors.Standard()
 	harvestConnectors[harvest.KindDCAT] = dsppeer.DCAT(dspPeers, &dsp.Client{HTTP: notifier.OutboundClient()}, dcat.Options{}, harvestConnectors[harvest.KindDCAT])
 	harvests := harvest.New(db, reg, cat, mirrors, harvestConnectors)
-	harvesting, stopHarvesting := context.WithCancel(context.WithoutCancel(ctx))
-	harvested := make(chan struct{})
-	go func() {
-		defer close(harvested)
-		harvests.Schedule(harvesting, time.Minute)
-	}()
-	defer func() { stopHarvesting(); <-harvested }()
+	jobs = append(jobs, func(ctx context.Context) { harvests.Schedule(ctx, time.Minute) })
 	deliveries, err := delivery.New(db, reg, blobs, deals, delivery.Options{StagingDir: filepath.Join(c.dataDir, "uploads"), LinkKey: derive(secret, "download links")})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	releasing, stopReleasing := context.WithCancel(context.WithoutCancel(ctx))
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		deals.Run(releasing, time.Minute)
-	}()
-	defer func() { stopReleasing(); <-released }()
-	delivering, stopDelivering := context.WithCancel(context.WithoutCancel(ctx))
-	delivered := make(chan struct{})
-	go func() {
-		defer close(delivered)
-		notifier.Run(delivering, time.Second)
-	}()
-	defer func() { stopDelivering(); <-delivered }()
+	jobs = append(jobs,
+		func(ctx context.Context) { deals.Run(ctx, time.Minute) },    // escrow release, expiries
+		func(ctx context.Context) { notifier.Run(ctx, time.Second) }, // webhook deliveries
+	)
 
 	// A batch's checked rows wait in the spool while the rest of it arrives (once
 	// they outgrow memory): beside the data, not in /tmp, which may be small.
@@ -423,13 +420,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// An ad-spend loan (投流貸) is capped by the live limit finance keeps.
 	lendings := lending.New(db, reg, lending.Options{LiveLimits: finances})
 	reg.OnSuspension(lendings.SuspensionCascade)
-	sweeping, stopSweeping := context.WithCancel(context.WithoutCancel(ctx))
-	swept := make(chan struct{})
-	go func() {
-		defer close(swept)
-		sweepLoans(sweeping, lendings, db.Clock(), log, time.Minute)
-	}()
-	defer func() { stopSweeping(); <-swept }()
+	jobs = append(jobs, func(ctx context.Context) { sweepLoans(ctx, lendings, db.Clock(), log, time.Minute) })
 	credits, err := credit.New(db, reg, finances, nil, credit.Options{}) // nil: the committed model
 	if err != nil {
 		ln.Close()
@@ -441,13 +432,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Live limits follow the clock as well as the stream: windows slide, and a
 	// seller whose paid orders stopped sees its limit fall on the next read; the
 	// sweep files those changes every second.
-	sweepingLimits, stopSweepingLimits := context.WithCancel(context.WithoutCancel(ctx))
-	limitsSwept := make(chan struct{})
-	go func() {
-		defer close(limitsSwept)
-		sweepLiveLimits(sweepingLimits, finances, log, time.Second)
-	}()
-	defer func() { stopSweepingLimits(); <-limitsSwept }()
+	jobs = append(jobs, func(ctx context.Context) { sweepLiveLimits(ctx, finances, log, time.Second) })
 	if withDemo {
 		fin := demo.FinanceServices{Finance: finances, Credit: credits, Lending: lendings, LivePolicy: demoLivePolicy(finances)}
 		if err := printDemo(ctx, reg, engine, cat, fin, ledgerLog, db.Clock(), url, stdout); err != nil {
@@ -467,6 +452,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			DSPTransfer: api.DSPTransferOptions{
 				AutoStart: *dspAutoStart, Backoff: dspSendBackoff},
 			Metrics: prometheus.NewRegistry(), Version: version(),
+			Limits: *limits,
 
 			// The DSP sealing key: peers' tokens (api/dsp_consumer.go).
 			DSPSealKey: dspSealKey,
@@ -480,6 +466,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// DSP transfers as consumer: the pulls the end of the last process interrupted
@@ -492,14 +479,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// The DSP messages a consumer could not be sent when dataport moved (its callback
 	// down, or the process stopped in between) are sent once it can be reached, for
 	// negotiations and transfers alike.
-	sendingOwed, stopSendingOwed := context.WithCancel(context.WithoutCancel(ctx))
-	sentOwed := make(chan struct{})
+	server := srv.Handler.(*api.Server)
+	jobs = append(jobs, func(ctx context.Context) {
+		dsp.SendOwedEvery(ctx, dspSendInterval, log, server.DSPNegotiationService(), server.DSPTransferService())
+	})
+	working, stopWorking := context.WithCancel(context.WithoutCancel(ctx))
+	worked := make(chan struct{})
 	go func() {
-		defer close(sentOwed)
-		server := srv.Handler.(*api.Server)
-		dsp.SendOwedEvery(sendingOwed, dspSendInterval, log, server.DSPNegotiationService(), server.DSPTransferService())
+		defer close(worked)
+		db.Lead(working, jobsRole, func(ctx context.Context) {
+			log.Info("running the background jobs", "role", jobsRole)
+			var wg sync.WaitGroup
+			for _, job := range jobs {
+				wg.Go(func() { job(ctx) })
+			}
+			wg.Wait()
+			log.Info("stopped the background jobs", "role", jobsRole)
+		})
 	}()
-	defer func() { stopSendingOwed(); <-sentOwed }()
+	defer func() { stopWorking(); <-worked }()
 	if c.s3Addr != "" {
 		s3ln, err := net.Listen("tcp", c.s3Addr)
 		if err != nil {
@@ -530,12 +528,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := srv.Shutdown(shutdown); err != nil {
 		return err
 	}
+	// The denied requests counted since the last write (api/audit.go).
+	if err := server.FlushDenials(shutdown); err != nil {
+		log.Warn("recording the last denied requests", "err", err)
+	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	log.Info("stopped")
 	return nil
 }
+
+// jobsRole is the role (store.DB.Lead) of the one replica that runs the
+// background jobs — harvest schedules, escrow release, webhook deliveries, loan
+// and live-limit sweeps, DSP messages owed — so each runs once, not once per
+// replica; another replica takes them over when that one dies.
+const jobsRole = "background-jobs"
 
 // dspSendInterval is how often the DSP messages owed are looked for; dspSendBackoff
 // how long a consumer that could not be reached is left before it is tried again
@@ -638,4 +646,44 @@ func waitForLog(ctx context.Context, ledgerLog *ledger.Log) error {
 	defer cancel()
 	_, err := ledgerLog.WaitCovered(wait, ledgerLog.Filed(wait))
 	return err
+}
+
+// limitFlags registers the abuse limits' flags (api.Limits; zero is each default).
+func limitFlags(fs *flag.FlagSet, getenv func(string) string, envErr *error) *api.Limits {
+	l := &api.Limits{}
+	envFloat := func(name string) float64 {
+		v, _ := strconv.ParseFloat(getenv(name), 64)
+		return v
+	}
+	fs.Float64Var(&l.PerKey, "rate-per-key", envFloat("DATAPORT_RATE_PER_KEY"), "requests a second one API key may make, sustained (DATAPORT_RATE_PER_KEY; 0: 50)")
+	fs.IntVar(&l.Burst, "rate-burst", int(envInt(getenv, "DATAPORT_RATE_BURST", 0)), "requests one API key may make at once after a pause (DATAPORT_RATE_BURST; 0: 500)")
+	fs.Float64Var(&l.PerIP, "rate-per-ip", envFloat("DATAPORT_RATE_PER_IP"), "requests a second a client address may make without a key (DATAPORT_RATE_PER_IP; 0: 20)")
+	fs.IntVar(&l.IPBurst, "rate-ip-burst", int(envInt(getenv, "DATAPORT_RATE_IP_BURST", 0)), "requests a client address may make at once without a key (DATAPORT_RATE_IP_BURST; 0: 500)")
+	fs.Float64Var(&l.OperatorFactor, "rate-operator-factor", envFloat("DATAPORT_RATE_OPERATOR_FACTOR"), "how many times the rate and burst of a key the operator's and regulators' keys get (DATAPORT_RATE_OPERATOR_FACTOR; 0: 4)")
+	fs.BoolVar(&l.Off, "rate-limits-off", getenv("DATAPORT_RATE_LIMITS_OFF") == "true", "no rate limits and no slowdown of failed sign-ins: for load tests only (DATAPORT_RATE_LIMITS_OFF=true)")
+	fs.DurationVar(&l.RequestTimeout, "request-timeout", envDuration(getenv, "DATAPORT_REQUEST_TIMEOUT", 0), "how long an ordinary API call may run; uploads, downloads and streams are exempt (DATAPORT_REQUEST_TIMEOUT; 0: 60s; negative: none)")
+	fs.DurationVar(&l.AuditRetention, "audit-retention", envDuration(getenv, "DATAPORT_AUDIT_RETENTION", 0), "how long the record of denied requests is kept (DATAPORT_AUDIT_RETENTION; 0: 90 days)")
+	// Bad environment values are refused like bad flags: the flag's default is
+	// the variable, parsed as the flag would be.
+	proxies := func(v string) error {
+		l.TrustedProxies = nil
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return fmt.Errorf("trusted proxy %q: want a CIDR such as 10.0.0.0/8", f)
+			}
+			l.TrustedProxies = append(l.TrustedProxies, p.Masked())
+		}
+		return nil
+	}
+	*envErr = proxies(getenv("DATAPORT_TRUSTED_PROXIES"))
+	fs.Func("trusted-proxies", "comma-separated CIDRs of the load balancers whose X-Forwarded-For names the client (DATAPORT_TRUSTED_PROXIES; none: behind a proxy every client shares its address and its limits)", proxies)
+	return l
+}
+
+// flagSet tells whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
