@@ -49,6 +49,70 @@ var regions = [][3]string{ // Chinese, English, origin
 
 var cadences = [][3]string{{"日度", "daily", "daily"}, {"月度", "monthly", "monthly"}}
 
+// Listing is one product of the demo catalogue: its details and who lists it —
+// the domestic supplier Supplier (0–2: the demo's three domestic suppliers), or,
+// ViaAgent, the foreign supplier Supplier (0–1) through the domestic agent.
+type Listing struct {
+	Details  catalog.Details
+	Supplier int
+	ViaAgent bool
+}
+
+// Catalog returns the demo catalogue: 210 products over six categories, seven
+// regions and two cadences, about half of their combinations. shift turns the
+// domestic suppliers' share round (the load test lists copies of the catalogue for
+// copies of the demo world, each in its own order).
+func Catalog(shift int) []Listing {
+	var out []Listing
+	for ti, th := range themes {
+		for si, subj := range th.subjects {
+			for ri, reg := range regions {
+				for ci, cad := range cadences {
+					if (ti+si+ri+ci)%2 == 1 { // about half of the combinations
+						continue
+					}
+					d := catalog.Details{
+						Type:            th.kind,
+						Title:           dataport.Bilingual{Zh: reg[0] + cad[0] + subj[0], En: fmt.Sprintf("%s %s %s", reg[1], cad[1], subj[1])},
+						Summary:         dataport.Bilingual{Zh: fmt.Sprintf("%s%s数据，%s更新，可用于研究与风控。", reg[0], subj[0], cad[0]), En: fmt.Sprintf("%s data for %s, updated %s, for research and risk management.", subj[1], reg[1], cad[1])},
+						Category:        th.category,
+						Tags:            []string{th.category, subj[1], reg[1], "数据"},
+						Coverage:        reg[1],
+						TimeSpan:        catalog.TimeSpan{From: "2019-01-01"},
+						UpdateFrequency: cad[2],
+						DeliveryModes:   th.modes,
+						Scenarios:       []string{"research", "risk management"},
+						PricePlans: []catalog.PricePlan{
+							{Kind: "subscription", Period: "month", Price: dataport.Money{Amount: th.price * int64(1+ci), Currency: "CNY"}},
+							{Kind: "one_off", Price: dataport.Money{Amount: th.price * 10, Currency: "CNY"}},
+						},
+						Source: "enterprise", Grade: "general", Sublevel: 1 + (si % 2), OriginJurisdiction: reg[2],
+						Rights: catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
+					}
+					if th.category == "climate" {
+						d.Source = "public" // R21: public data is delivered in a sandbox, never raw
+					}
+					if reg[2] != "CN" && (ri+si)%3 != 0 {
+						out = append(out, Listing{Details: d, Supplier: (si + ci) % 2, ViaAgent: true})
+					} else {
+						out = append(out, Listing{Details: d, Supplier: (ti + si + ri + shift) % 3})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Categories are the demo catalogue's categories.
+func Categories() []string {
+	var out []string
+	for _, th := range themes {
+		out = append(out, th.category)
+	}
+	return out
+}
+
 // SeedCatalog lists the demo catalogue once: when the catalogue already has products
 // it does nothing. The foreign suppliers' products come in through the agent under
 // certified agency contracts (R22), signed with keys made here.
@@ -66,10 +130,7 @@ func SeedCatalog(ctx context.Context, reg *registry.Service, rules *compliance.S
 	agent := byName["Shanghai Pujiang International Data Services Co., Ltd."]
 	operator := dataport.Actor{ParticipantID: w.Operator.ID, Roles: []dataport.Role{dataport.RoleOperator}}
 	if agent.ID != "" {
-		var categories []string
-		for _, th := range themes {
-			categories = append(categories, th.category)
-		}
+		categories := Categories()
 		for _, f := range foreign {
 			if f.ID == "" {
 				continue
@@ -99,69 +160,40 @@ func SeedCatalog(ctx context.Context, reg *registry.Service, rules *compliance.S
 		}
 	}
 	n := 0
-	for ti, th := range themes {
-		for si, subj := range th.subjects {
-			for ri, reg := range regions {
-				for ci, cad := range cadences {
-					if (ti+si+ri+ci)%2 == 1 { // about half of the combinations
-						continue
-					}
-					d := catalog.Details{
-						Type:            th.kind,
-						Title:           dataport.Bilingual{Zh: reg[0] + cad[0] + subj[0], En: fmt.Sprintf("%s %s %s", reg[1], cad[1], subj[1])},
-						Summary:         dataport.Bilingual{Zh: fmt.Sprintf("%s%s数据，%s更新，可用于研究与风控。", reg[0], subj[0], cad[0]), En: fmt.Sprintf("%s data for %s, updated %s, for research and risk management.", subj[1], reg[1], cad[1])},
-						Category:        th.category,
-						Tags:            []string{th.category, subj[1], reg[1], "数据"},
-						Coverage:        reg[1],
-						TimeSpan:        catalog.TimeSpan{From: "2019-01-01"},
-						UpdateFrequency: cad[2],
-						DeliveryModes:   th.modes,
-						Scenarios:       []string{"research", "risk management"},
-						PricePlans: []catalog.PricePlan{
-							{Kind: "subscription", Period: "month", Price: dataport.Money{Amount: th.price * int64(1+ci), Currency: "CNY"}},
-							{Kind: "one_off", Price: dataport.Money{Amount: th.price * 10, Currency: "CNY"}},
-						},
-						Source: "enterprise", Grade: "general", Sublevel: 1 + (si % 2), OriginJurisdiction: reg[2],
-						Rights: catalog.Rights{Holding: true, ProcessingUse: true, ProductOperation: true},
-					}
-					if th.category == "climate" {
-						d.Source = "public" // R21: public data is delivered in a sandbox, never raw
-					}
-					var supplier registry.Participant
-					actor := dataport.Actor{}
-					if reg[2] != "CN" && (ri+si)%3 != 0 {
-						supplier = foreign[(si+ci)%len(foreign)]
-						actor = dataport.Actor{ParticipantID: agent.ID, Roles: []dataport.Role{dataport.RoleAgent}}
-					} else {
-						supplier = domestic[(ti+si+ri)%len(domestic)]
-						actor = dataport.Actor{ParticipantID: supplier.ID, Roles: []dataport.Role{dataport.RoleSupplier}}
-					}
-					if supplier.ID == "" || (actor.Has(dataport.RoleAgent) && agent.ID == "") {
-						continue
-					}
-					report, err := cat.UploadAttachment(ctx, actor, catalog.NewAttachment{Name: "compliance-assessment.md", MediaType: "text/markdown; charset=utf-8"},
-						strings.NewReader(assessmentReport(d, supplier, n+1)))
-					if err != nil {
-						return n, fmt.Errorf("demo compliance report: %w", err)
-					}
-					d.Attachments = []catalog.Attachment{{Kind: "compliance_report", SHA256: report.SHA256, Name: report.Name}}
-					p, err := cat.Create(ctx, actor, catalog.NewProduct{SupplierID: supplier.ID, Details: d})
-					if err != nil {
-						return n, fmt.Errorf("demo product %s: %w", d.Title.En, err)
-					}
-					if _, err := cat.Submit(ctx, actor, p.ID); err != nil {
-						return n, err
-					}
-					if _, err := cat.StartReview(ctx, operator, p.ID); err != nil {
-						return n, err
-					}
-					if _, err := cat.Approve(ctx, operator, p.ID); err != nil {
-						return n, err
-					}
-					n++
-				}
-			}
+	for _, l := range Catalog(0) {
+		d := l.Details
+		var supplier registry.Participant
+		actor := dataport.Actor{}
+		if l.ViaAgent {
+			supplier = foreign[l.Supplier]
+			actor = dataport.Actor{ParticipantID: agent.ID, Roles: []dataport.Role{dataport.RoleAgent}}
+		} else {
+			supplier = domestic[l.Supplier]
+			actor = dataport.Actor{ParticipantID: supplier.ID, Roles: []dataport.Role{dataport.RoleSupplier}}
 		}
+		if supplier.ID == "" || (actor.Has(dataport.RoleAgent) && agent.ID == "") {
+			continue
+		}
+		report, err := cat.UploadAttachment(ctx, actor, catalog.NewAttachment{Name: "compliance-assessment.md", MediaType: "text/markdown; charset=utf-8"},
+			strings.NewReader(assessmentReport(d, supplier, n+1)))
+		if err != nil {
+			return n, fmt.Errorf("demo compliance report: %w", err)
+		}
+		d.Attachments = []catalog.Attachment{{Kind: "compliance_report", SHA256: report.SHA256, Name: report.Name}}
+		p, err := cat.Create(ctx, actor, catalog.NewProduct{SupplierID: supplier.ID, Details: d})
+		if err != nil {
+			return n, fmt.Errorf("demo product %s: %w", d.Title.En, err)
+		}
+		if _, err := cat.Submit(ctx, actor, p.ID); err != nil {
+			return n, err
+		}
+		if _, err := cat.StartReview(ctx, operator, p.ID); err != nil {
+			return n, err
+		}
+		if _, err := cat.Approve(ctx, operator, p.ID); err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -25,7 +25,10 @@ const adminUsage = `Usage:
         apply pending database migrations and print the schema version
   dataport admin participants
         list the registry: id, status, KYC, roles, name
-
+  dataport admin check [-grace 24h] [-contents] [-repair]
+        check the data's consistency (the log, the books, the blobs, temporary
+        files): one line per check, a failure when any fails
+` + backupUsage + `
 Each takes -data and -db (DATAPORT_DATA_DIR, DATAPORT_DB) to find the database.
 `
 
@@ -119,6 +122,23 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		fmt.Fprintf(stdout, "%s schema at version %d\n", db.Engine(), v)
 		return nil
+
+	case "backup":
+		out := fs.String("out", "", "the backup folder to create (never overwritten)")
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		return backup(ctx, &c, *out, getenv, stdout)
+
+	case "restore":
+		in := fs.String("in", "", "the backup folder to restore")
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		return restore(ctx, &c, *in, getenv, stdout)
+
+	case "check":
+		return adminCheck(ctx, fs, &c, rest, stdout, stderr)
 
 	case "participants":
 		if err := parse(fs, rest); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,41 +38,15 @@ func TestMain(m *testing.M) {
 type server struct {
 	cmd  *exec.Cmd
 	url  string
-	out  *syncBuffer
+	out  *syncBuffer // its standard output
+	log  *syncBuffer // its log (standard error)
 	keys map[string]string
 }
 
 func startProcess(t *testing.T, dir string) *server {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), crashServeEnv+"=demo -addr 127.0.0.1:0 -data "+dir)
-	out := &syncBuffer{}
-	cmd.Stdout = out
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &server{cmd: cmd, out: out}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := urlPattern.FindString(sc.Text()); m != "" && strings.Contains(sc.Text(), "msg=serving") {
-				urls <- m
-			}
-		}
-	}()
-	select {
-	case s.url = <-urls:
-	case <-time.After(180 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("the server did not start:\n%s", out)
-	}
-	s.keys = demoKeys(out.String())
+	s := startServing(t, []string{"demo", "-addr", "127.0.0.1:0", "-data", dir})
+	s.keys = demoKeys(s.out.String())
 	return s
 }
 
@@ -84,17 +58,25 @@ func (s *server) kill(t *testing.T) {
 	s.cmd.Wait()
 }
 
+// postJSON posts body as a well-behaved client does: over its key's rate limit
+// (429), it waits as Retry-After says and sends again.
 func postJSON(url, key, body string) (int, []byte, error) {
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
+	for tries := 0; ; tries++ {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		wait, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+		if res.StatusCode != http.StatusTooManyRequests || tries == 20 || wait <= 0 {
+			return res.StatusCode, b, err
+		}
+		time.Sleep(time.Duration(min(wait, 5)) * time.Second)
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
 }
 
 // TestCrashLosesNothingAcknowledged kills the server with SIGKILL while 16 clients
@@ -198,27 +180,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 	// Every acknowledged key is filed.
-	filed := map[string]bool{}
-	after := 0
-	for {
-		code, body := get(t, fmt.Sprintf("%s/api/v1/filings?subject=%s&type=api_key.created&limit=1000&after=%d", s.url, buyer, after), s.keys["operator"])
-		var page struct {
-			Items []struct {
-				Seq      int
-				Subjects []string
-			}
-		}
-		json.Unmarshal(body, &page)
-		if code != http.StatusOK || len(page.Items) == 0 {
-			break
-		}
-		for _, f := range page.Items {
-			for _, sub := range f.Subjects {
-				filed[sub] = true
-			}
-			after = f.Seq
-		}
-	}
+	filed := filedKeys(t, s.url, s.keys["operator"], buyer)
 	for _, id := range acked {
 		if !filed[id] {
 			t.Errorf("acknowledged key %s has no filing", id)

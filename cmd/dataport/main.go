@@ -2,7 +2,7 @@
 //
 //	dataport serve     run the exchange
 //	dataport demo      run it on a seeded demo world, printing the URL and a key per role
-//	dataport admin …   administrative tasks (create-key, log-key, migrate, participants)
+//	dataport admin …   administrative tasks (create-key, log-key, migrate, participants, check, backup, restore)
 //	dataport verify    check a C2SP tlog-tiles log or a tlog-proof bundle
 //	dataport put       upload a product revision's files, resumably
 //	dataport get       download a deal's file, a signed link or a mirrored object, resumably
@@ -11,6 +11,7 @@
 //	dataport ingest    send a merchant's order data, as a batch or a live stream; its shops
 //	dataport scorecard train a credit scorecard (cross-validated metrics as JSON), or compare two samples (psi)
 //	dataport credit    a merchant's credit decision: make one (decide), or show the latest
+//	dataport bench     a whole-system load test against running servers, with latency percentiles
 //	dataport version   print the version
 //
 // Configuration comes from flags, with environment variables as fallbacks
@@ -50,7 +51,7 @@ const usage = `dataport runs the dataport data exchange.
 Usage:
   dataport serve     run the exchange (SQLite in the data folder, or PostgreSQL with -db)
   dataport demo      run the exchange on a seeded demo world; prints the URL and a key per role
-  dataport admin     administrative tasks: create-key, log-key, migrate, participants
+  dataport admin     administrative tasks: create-key, log-key, migrate, participants, check, backup, restore
   dataport verify    check a C2SP transparency log, or a proof bundle, offline
   dataport put       upload a product revision's files, resumably, and seal its manifest
   dataport get       download a deal's file (checked against the filed manifest), a signed link or a mirrored object
@@ -59,6 +60,7 @@ Usage:
   dataport ingest    send a merchant's order data (CSV or JSON lines), as a batch or a live stream; connect and list its shops
   dataport scorecard train a credit scorecard on a labelled CSV (cross-validated metrics as JSON); psi compares two samples
   dataport credit    a merchant's credit decision: decide makes one (score, grade, PD, line, reasons), show prints the latest
+  dataport bench     drive a running exchange with a mix of searches, deals, downloads, ingests and credit decisions; latency percentiles
   dataport version   print the version
 
 Run "dataport COMMAND -h" for a command's flags.
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return scorecardCmd(ctx, rest, getenv, stdout, stderr)
 	case "credit":
 		return creditCmd(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "dataport", version())
 		return nil
