@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -86,10 +88,15 @@ func OpenS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, dataport.Errorf(op, dataport.KindInvalid, "S3 key prefix %q: %v", cfg.Prefix, err)
 	}
+	transport, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, dataport.Internal(op, err)
+	}
 	client, err := minio.New(host, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: secure,
-		Region: cfg.Region,
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    secure,
+		Region:    cfg.Region,
+		Transport: bodyCopy{transport},
 	})
 	if err != nil {
 		return nil, dataport.Errorf(op, dataport.KindInvalid, "S3 endpoint %q: %v", cfg.Endpoint, err)
@@ -594,4 +601,29 @@ func ParseS3URL(s string) (S3Config, error) {
 	secret, _ := u.User.Password()
 	return S3Config{Endpoint: u.Host, Bucket: bucket, Prefix: prefix, Region: u.Query().Get("region"),
 		AccessKey: u.User.Username(), SecretKey: secret, Secure: u.Scheme == "https"}, nil
+}
+
+// bodyCopy is the S3 client's transport. The client retries a failed request by
+// seeking its body back to the start and sending it again, while net/http may
+// still be reading the failed attempt's body in a goroutine of its own (a
+// RoundTripper may read and close the body after RoundTrip returns): the two
+// raced on one reader when the store broke off mid-upload (seen by the race
+// detector). Reading each body once, before it is sent, gives every attempt bytes
+// of its own. Bodies are parts the client has already buffered (Put's part size),
+// or small requests.
+type bodyCopy struct{ next http.RoundTripper }
+
+func (t bodyCopy) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return t.next.RoundTrip(r)
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return t.next.RoundTrip(r)
 }

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 type replica struct {
 	*server
 	name string
-	dead bool
+	dead atomic.Bool // killed: its writers' failures are expected
 }
 
 // startReplica runs `dataport <mode>` as a child process (this test binary,
@@ -44,10 +45,9 @@ func startReplica(t *testing.T, name, mode, dsn, blobs, keys string) *replica {
 // kill ends the replica with SIGKILL: no deferred function runs, no lock is let go
 // but by the operating system and the database noticing the process is gone.
 func (r *replica) kill() {
-	if r.dead {
+	if r.dead.Swap(true) {
 		return
 	}
-	r.dead = true
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
 }
@@ -161,7 +161,7 @@ func TestReplicasOneExchange(t *testing.T) {
 					}
 					code, body, err := postJSON(r.url+"/api/v1/participants/"+buyer+"/api-keys", operator, fmt.Sprintf(`{"name":"%s %d-%d"}`, r.name, w, i))
 					if err != nil {
-						if !r.dead {
+						if !r.dead.Load() {
 							t.Errorf("%s under load: %v", r.name, err)
 						}
 						return // this replica is gone

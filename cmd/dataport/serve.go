@@ -402,7 +402,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	jobs = append(jobs,
-		func(ctx context.Context) { deals.Run(ctx, time.Minute) },    // escrow release, expiries
+		func(ctx context.Context) { deals.Run(ctx, time.Minute) },    // escrow release
 		func(ctx context.Context) { notifier.Run(ctx, time.Second) }, // webhook deliveries
 	)
 
