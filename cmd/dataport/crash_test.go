@@ -99,26 +99,7 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := postJSON(s.url+"/api/v1/participants/"+buyer+"/api-keys", operator, fmt.Sprintf(`{"name":"load %d-%d"}`, w, i))
-				if err != nil {
-					return // the server is gone
-				}
-				if code != http.StatusCreated {
-					t.Errorf("under load: %d %s", code, body)
-					return
-				}
-				var k struct{ Key struct{ ID string } }
-				json.Unmarshal(body, &k)
-				mu.Lock()
-				acked = append(acked, k.Key.ID)
-				mu.Unlock()
-			}
+			writeKeys(t, stop, s.url, operator, buyer, fmt.Sprintf("load %d", w), func() bool { return true }, &mu, &acked)
 		}(w)
 	}
 	// Watch the log as a witness would, keeping the last checkpoint signed.
@@ -214,4 +195,34 @@ func getQuiet(url string) (int, []byte) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, b
+}
+
+// writeKeys creates API keys for participant through the server at url, as the
+// operator, until stop is closed or the server is gone, adding the id of each key
+// the server acknowledged to acked. A request that gets no answer ends it, as an
+// error unless gone says the server was killed.
+func writeKeys(t *testing.T, stop <-chan struct{}, url, operator, participant, name string, gone func() bool, mu *sync.Mutex, acked *[]string) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		code, body, err := postJSON(url+"/api/v1/participants/"+participant+"/api-keys", operator, fmt.Sprintf(`{"name":"%s-%d"}`, name, i))
+		if err != nil {
+			if !gone() {
+				t.Errorf("%s under load: %v", name, err)
+			}
+			return
+		}
+		if code != http.StatusCreated {
+			t.Errorf("%s under load: %d %s", name, code, body)
+			return
+		}
+		var k struct{ Key struct{ ID string } }
+		json.Unmarshal(body, &k)
+		mu.Lock()
+		*acked = append(*acked, k.Key.ID)
+		mu.Unlock()
+	}
 }

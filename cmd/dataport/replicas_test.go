@@ -153,29 +153,7 @@ func TestReplicasOneExchange(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					code, body, err := postJSON(r.url+"/api/v1/participants/"+buyer+"/api-keys", operator, fmt.Sprintf(`{"name":"%s %d-%d"}`, r.name, w, i))
-					if err != nil {
-						if !r.dead.Load() {
-							t.Errorf("%s under load: %v", r.name, err)
-						}
-						return // this replica is gone
-					}
-					if code != http.StatusCreated {
-						t.Errorf("%s under load: %d %s", r.name, code, body)
-						return
-					}
-					var k struct{ Key struct{ ID string } }
-					json.Unmarshal(body, &k)
-					mu.Lock()
-					acked = append(acked, k.Key.ID)
-					mu.Unlock()
-				}
+				writeKeys(t, stop, r.url, operator, buyer, fmt.Sprintf("%s %d", r.name, w), r.dead.Load, &mu, &acked)
 			}()
 		}
 		wg.Add(1)

@@ -283,6 +283,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if limitsEnv != nil && !flagSet(fs, "trusted-proxies") {
 		return fmt.Errorf("DATAPORT_TRUSTED_PROXIES: %w", limitsEnv)
 	}
+	// Zero means a limit's default; a negative number is a mistake, not "off"
+	// (-rate-limits-off is).
+	for name, v := range map[string]float64{"rate-per-key": limits.PerKey, "rate-burst": float64(limits.Burst), "rate-per-ip": limits.PerIP,
+		"rate-ip-burst": float64(limits.IPBurst), "rate-operator-factor": limits.OperatorFactor} {
+		if v < 0 {
+			return fmt.Errorf("-%s %v: want a positive number, or 0 for the default", name, v)
+		}
+	}
 	log, err := c.logger(stderr)
 	if err != nil {
 		return err
